@@ -1,0 +1,54 @@
+"""Run a real ASGI app on a free loopback port in a background thread.
+
+Tests talk to it over real HTTP, the way a deployed client or verifier would.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import uvicorn
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class LiveServer:
+    def __init__(self, app: Any, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on")
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+        deadline = time.monotonic() + 20
+        while not self._server.started:
+            if not self._thread.is_alive():
+                raise RuntimeError("live server exited during start-up")
+            if time.monotonic() > deadline:
+                raise RuntimeError("live server did not start within 20 s")
+            time.sleep(0.01)
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+
+
+@contextmanager
+def live_server(app: Any, port: int | None = None) -> Iterator[LiveServer]:
+    server = LiveServer(app, port)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
