@@ -1,0 +1,1 @@
+"""Registered clients and their authentication."""

@@ -1,0 +1,127 @@
+"""SQL tables for durable state. Times are integer Unix seconds (UTC), identical on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class SigningKeyRow(Base):
+    __tablename__ = "signing_keys"
+
+    kid: Mapped[str] = mapped_column(String(64), primary_key=True)  # RFC 7638 thumbprint
+    state: Mapped[str] = mapped_column(String(16), index=True)  # pending | active | retired | revoked
+    alg: Mapped[str] = mapped_column(String(16))
+    public_jwk: Mapped[dict[str, Any]] = mapped_column(JSON)
+    private_key_ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    activates_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    activated_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    retired_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    removes_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    revoked_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class ClientRow(Base):
+    __tablename__ = "clients"
+
+    client_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    secret_hash: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    grant_types: Mapped[list[str]] = mapped_column(JSON)
+    redirect_uris: Mapped[list[str]] = mapped_column(JSON)
+    post_logout_redirect_uris: Mapped[list[str]] = mapped_column(JSON)
+    scope: Mapped[str] = mapped_column(Text)
+    audience: Mapped[str | None] = mapped_column(Text, nullable=True)
+    resources: Mapped[list[str]] = mapped_column(JSON)
+    public: Mapped[bool] = mapped_column(Boolean)
+    first_party: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class UserRow(Base):
+    __tablename__ = "users"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # opaque, the `sub` of every token
+    username: Mapped[str | None] = mapped_column(String(200), unique=True, nullable=True)
+    password_hash: Mapped[str | None] = mapped_column(Text, nullable=True)
+    name: Mapped[str | None] = mapped_column(Text, nullable=True)
+    email: Mapped[str | None] = mapped_column(String(320), nullable=True, index=True)
+    email_verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class IdentityRow(Base):
+    __tablename__ = "identities"
+    __table_args__ = (UniqueConstraint("upstream", "subject", name="uq_identities_upstream_subject"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    upstream: Mapped[str] = mapped_column(String(40))
+    subject: Mapped[str] = mapped_column(String(255))
+    email: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    last_login_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class ConsentRow(Base):
+    __tablename__ = "consents"
+
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    scope: Mapped[str] = mapped_column(Text)
+    granted_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class RefreshFamilyRow(Base):
+    """All refresh tokens descending from one authorization; revoked as a unit on reuse (RFC 9700 §4.14.2)."""
+
+    __tablename__ = "refresh_families"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(200), index=True)
+    user_id: Mapped[str] = mapped_column(String(64), index=True)
+    session_id_hash: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    auth_time: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[int] = mapped_column(BigInteger)
+    revoked_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class RefreshTokenRow(Base):
+    __tablename__ = "refresh_tokens"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)  # SHA-256 of the token; the token is never stored
+    family_id: Mapped[str] = mapped_column(ForeignKey("refresh_families.id", ondelete="CASCADE"), index=True)
+    scope: Mapped[str] = mapped_column(Text)
+    resource: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[int] = mapped_column(BigInteger)
+    rotated_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # The successor's token response, encrypted under a key derived from this (old) token, so
+    # only its holder can read it during the grace window; nobody else, the database included.
+    successor_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+
+
+class RevokedAccessTokenRow(Base):
+    """RFC 7009 deny-list of access-token `jti`s, kept until the token would have expired anyway."""
+
+    __tablename__ = "revoked_access_tokens"
+
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
+class TransitionLockRow(Base):
+    """One row per named transition; upserting it holds a row lock until commit (see db.locks)."""
+
+    __tablename__ = "transition_locks"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    touched_at: Mapped[int] = mapped_column(BigInteger)

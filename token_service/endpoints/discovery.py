@@ -1,0 +1,63 @@
+"""Discovery (OpenID Connect Discovery 1.0, RFC 8414) and the JWKS (RFC 7517)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from litestar import Request, Response, get
+from litestar.datastructures import State
+
+from token_service.runtime import Runtime
+from token_service.settings import TokenServiceSettings
+
+
+def discovery_document(settings: TokenServiceSettings, grant_types: list[str], extra: dict[str, Any] | None = None) -> bytes:
+    # Lists only what is implemented: a client library trusts these fields.
+    document: dict[str, Any] = {
+        "issuer": settings.issuer,
+        "jwks_uri": settings.endpoint("/jwks.json"),
+        "token_endpoint": settings.endpoint("/token"),
+        "grant_types_supported": grant_types,
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "scopes_supported": sorted({s for c in settings.clients for s in c.scope.split()}),
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "response_types_supported": ["code"],
+        "code_challenge_methods_supported": ["S256"],
+    }
+    document.update(extra or {})
+    return msgspec.json.encode(document)
+
+
+@get(["/.well-known/openid-configuration", "/.well-known/oauth-authorization-server"], summary="Discovery")
+async def discovery(state: State) -> Response[bytes]:
+    return Response(
+        content=state.discovery_bytes,
+        media_type="application/json",
+        headers={"Cache-Control": "public, max-age=300", "Access-Control-Allow-Origin": "*"},
+    )
+
+
+def _etag_matches(header: str | None, etag: str) -> bool:
+    if not header:
+        return False
+    if header.strip() == "*":
+        return True
+    # RFC 9110 §13.1.2: If-None-Match uses weak comparison.
+    candidates = [item.strip().removeprefix("W/") for item in header.split(",")]
+    return etag in candidates
+
+
+@get("/jwks.json", summary="JSON Web Key Set")
+async def jwks(request: Request[Any, Any, State], state: State) -> Response[bytes]:
+    runtime: Runtime = state.runtime
+    snapshot = runtime.current_snapshot()
+    headers = {
+        "ETag": snapshot.etag,
+        "Cache-Control": f"public, max-age={runtime.settings.jwks_max_age}",
+        "Access-Control-Allow-Origin": "*",
+    }
+    if _etag_matches(request.headers.get("if-none-match"), snapshot.etag):
+        return Response(content=b"", status_code=304, headers=headers)
+    return Response(content=snapshot.jwks_bytes, media_type="application/json", headers=headers)

@@ -1,0 +1,38 @@
+"""The token endpoint (RFC 6749 §3.2): authenticate the client, dispatch on grant_type."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from litestar import Request, Response, post
+from litestar.datastructures import State
+
+from token_service.clients.authentication import authenticate_client, read_credentials
+from token_service.clients.models import Client
+from token_service.endpoints.responses import no_store_json
+from token_service.errors import InvalidRequest, UnauthorizedClient, UnsupportedGrantType
+from token_service.grants.client_credentials import client_credentials_grant
+from token_service.http.forms import read_form
+from token_service.runtime import Runtime
+
+Grant = Callable[[Runtime, Client, dict[str, str]], Awaitable[dict[str, Any]]]
+
+GRANTS: dict[str, Grant] = {"client_credentials": client_credentials_grant}
+
+
+@post("/token", status_code=200, include_in_schema=True, summary="Token endpoint (RFC 6749 §3.2)")
+async def token_endpoint(request: Request[Any, Any, State], state: State) -> Response[bytes]:
+    runtime: Runtime = state.runtime
+    params = await read_form(request)
+    credentials = read_credentials(request.headers.get("authorization"), params)
+    client = await authenticate_client(runtime.clients, credentials)
+    grant_type = params.get("grant_type")
+    if grant_type is None:
+        raise InvalidRequest("grant_type is required")
+    grant = GRANTS.get(grant_type)
+    if grant is None:
+        raise UnsupportedGrantType(f"grant_type {grant_type[:60]!r} is not supported; supported: {', '.join(sorted(GRANTS))}")
+    if grant_type not in client.grant_types:
+        raise UnauthorizedClient(f"client {client.client_id!r} is not registered for grant_type {grant_type!r}")
+    return no_store_json(await grant(runtime, client, params))

@@ -1,0 +1,95 @@
+"""OAuth errors as types (RFC 6749 §4.1.2.1 and §5.2, RFC 6750 §3.1), rendered in one place."""
+
+from __future__ import annotations
+
+
+class OAuthError(Exception):
+    error: str = "invalid_request"
+    status_code: int = 400
+
+    def __init__(self, description: str, *, headers: dict[str, str] | None = None) -> None:
+        super().__init__(description)
+        self.description = description
+        self.headers = dict(headers or {})
+
+    def body(self) -> dict[str, str]:
+        return {"error": self.error, "error_description": self.description}
+
+
+class InvalidRequest(OAuthError):
+    error = "invalid_request"
+
+
+class InvalidClient(OAuthError):
+    error = "invalid_client"
+    status_code = 401
+
+    def __init__(self, description: str, *, used_basic: bool = False) -> None:
+        # RFC 6749 §5.2: 401 with a WWW-Authenticate matching the scheme the client used.
+        super().__init__(description, headers={"WWW-Authenticate": 'Basic realm="token-service"'} if used_basic else None)
+
+
+class InvalidGrant(OAuthError):
+    error = "invalid_grant"
+
+
+class UnauthorizedClient(OAuthError):
+    error = "unauthorized_client"
+
+
+class UnsupportedGrantType(OAuthError):
+    error = "unsupported_grant_type"
+
+
+class UnsupportedTokenType(OAuthError):
+    error = "unsupported_token_type"
+
+
+class InvalidScope(OAuthError):
+    error = "invalid_scope"
+
+
+class InvalidTarget(OAuthError):
+    """RFC 8707 §2: the requested resource is not allowed for this client."""
+
+    error = "invalid_target"
+
+
+class AccessDenied(OAuthError):
+    error = "access_denied"
+    status_code = 403
+
+
+class LoginRequired(OAuthError):
+    error = "login_required"
+
+
+class ConsentRequired(OAuthError):
+    error = "consent_required"
+
+
+class UnsupportedResponseType(OAuthError):
+    error = "unsupported_response_type"
+
+
+class InvalidToken(OAuthError):
+    """RFC 6750 §3.1, for the token service's own protected resource (userinfo)."""
+
+    error = "invalid_token"
+    status_code = 401
+
+
+class SlowDown(OAuthError):
+    error = "slow_down"
+    status_code = 429
+
+    def __init__(self, description: str, *, retry_after: int) -> None:
+        super().__init__(description, headers={"Retry-After": str(max(1, retry_after))})
+
+
+class TemporarilyUnavailable(OAuthError):
+    error = "temporarily_unavailable"
+    status_code = 503
+
+    def __init__(self, description: str, *, retry_after: int = 5) -> None:
+        super().__init__(description, headers={"Retry-After": str(retry_after)})

@@ -1,0 +1,1 @@
+"""HTTP details shared by the endpoints: strict form parsing, response headers."""

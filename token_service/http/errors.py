@@ -1,0 +1,47 @@
+"""The one place that renders every error: OAuth errors, framework errors, and the unexpected."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException
+
+from token_service.endpoints.responses import NO_STORE, json_response
+from token_service.errors import OAuthError
+
+log = logging.getLogger("token_service.errors")
+
+_HTTP_ERROR_CODES = {404: "not_found", 405: "method_not_allowed", 413: "invalid_request", 429: "slow_down"}
+
+
+def oauth_error_handler(request: Request[Any, Any, Any], exc: OAuthError) -> Response[bytes]:
+    log.info("request rejected: %s (%s) on %s", exc.error, exc.description, request.url.path)
+    return json_response(exc.body(), status_code=exc.status_code, headers={**NO_STORE, **exc.headers})
+
+
+def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
+    status = exc.status_code
+    if status >= 500:
+        return unexpected_error_handler(request, exc)
+    code = _HTTP_ERROR_CODES.get(status, "invalid_request")
+    headers = {k: v for k, v in (exc.headers or {}).items()}
+    return json_response({"error": code, "error_description": str(exc.detail)}, status_code=status, headers={**NO_STORE, **headers})
+
+
+def unexpected_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    # Logged with the traceback for operators; the client gets a standard body, never the trace.
+    log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    return json_response(
+        {"error": "server_error", "error_description": "an unexpected error occurred; it has been logged"},
+        status_code=500,
+        headers=NO_STORE,
+    )
+
+
+EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
+    OAuthError: oauth_error_handler,
+    HTTPException: http_error_handler,
+    Exception: unexpected_error_handler,
+}

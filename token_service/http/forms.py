@@ -1,0 +1,51 @@
+"""Strict parsing of `application/x-www-form-urlencoded` bodies (RFC 6749 §3.2, Appendix B)."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl
+
+from litestar import Request
+
+from token_service.errors import InvalidRequest
+
+MAX_FORM_BYTES = 64 * 1024
+MAX_FIELDS = 64
+
+
+def parse_params(text: str, where: str) -> dict[str, str]:
+    try:
+        pairs = parse_qsl(text, keep_blank_values=True, max_num_fields=MAX_FIELDS, errors="strict")
+    except UnicodeDecodeError:
+        raise InvalidRequest(f"the {where} is not valid UTF-8 after percent-decoding") from None
+    except ValueError:
+        raise InvalidRequest(f"the {where} has more than {MAX_FIELDS} parameters") from None
+    params: dict[str, str] = {}
+    for name, value in pairs:
+        # RFC 6749 §3.1 and §3.2: request and response parameters MUST NOT be included more than once.
+        if name in params:
+            raise InvalidRequest(f"parameter {name!r} is included more than once")
+        params[name] = value
+    # RFC 6749 §3.1: parameters sent without a value are treated as if omitted.
+    return {name: value for name, value in params.items() if value != ""}
+
+
+async def read_form(request: Request) -> dict[str, str]:
+    content_type = request.headers.get("content-type", "")
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    if media_type != "application/x-www-form-urlencoded":
+        raise InvalidRequest(
+            f"Content-Type must be application/x-www-form-urlencoded (RFC 6749 §3.2), got {media_type or 'none'!r}"
+        )
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_FORM_BYTES:
+        raise InvalidRequest(f"the request body is larger than {MAX_FORM_BYTES} bytes")
+    body = bytearray()
+    async for chunk in request.stream():
+        body.extend(chunk)
+        if len(body) > MAX_FORM_BYTES:
+            raise InvalidRequest(f"the request body is larger than {MAX_FORM_BYTES} bytes")
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidRequest("the request body is not valid UTF-8") from None
+    return parse_params(text, "request body")

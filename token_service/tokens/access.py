@@ -1,0 +1,45 @@
+"""RFC 9068 access-token claims: a pure function, no I/O."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable
+from typing import Any
+
+ACCESS_TOKEN_TYP = "at+jwt"
+
+
+def new_jti() -> str:
+    return secrets.token_urlsafe(16)
+
+
+def access_token_claims(
+    *,
+    issuer: str,
+    subject: str,
+    client_id: str,
+    audience: str,
+    scopes: Iterable[str],
+    now: int,
+    ttl: int,
+    jti: str,
+    auth_time: int | None = None,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    claims: dict[str, Any] = {
+        "iss": issuer,
+        "sub": subject,
+        "aud": audience,
+        "exp": now + ttl,
+        "iat": now,
+        "jti": jti,
+        "client_id": client_id,
+    }
+    scope = " ".join(sorted(set(scopes)))
+    if scope:
+        claims["scope"] = scope
+    if auth_time is not None:
+        claims["auth_time"] = auth_time
+    if extra:
+        claims.update(extra)
+    return claims
