@@ -21,6 +21,7 @@ from token_service.db.engine import create_engine, session_factory
 from token_service.keys.keyring import KeySnapshot
 from token_service.keys.sealing import KeyDecryptionError, load_kek
 from token_service.keys.service import KeyService
+from token_service.store import EphemeralStore, open_store
 from token_service.settings import ConfigurationError, TokenServiceSettings
 from token_service.tokens.signer import TokenSigner
 
@@ -36,6 +37,7 @@ class Runtime:
     sessions: async_sessionmaker[AsyncSession]
     keys: KeyService
     clients: ClientRegistry
+    store: EphemeralStore
     snapshot: KeySnapshot | None = None
     signer: TokenSigner = field(init=False)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -80,6 +82,7 @@ class Runtime:
                 await task
             except (asyncio.CancelledError, Exception):
                 pass
+        await self.store.close()
         await self.engine.dispose()
 
 
@@ -112,6 +115,7 @@ async def open_runtime(settings: TokenServiceSettings, *, migrate_now: bool = Fa
             sessions=sessions,
             keys=KeyService(sessions, kek, settings.key_size),
             clients=ClientRegistry(sessions, config_clients(settings.clients)),
+            store=open_store(settings.redis_url, settings.redis_prefix),
         )
         await prepare_database(engine, settings, migrate_now=migrate_now)
         await runtime.keys.ensure_signing_key()

@@ -1,0 +1,34 @@
+"""The store interface: key/value with TTLs and an atomic consume.
+
+Two implementations: in-process (the embedded default, one instance only) and Redis
+(several instances). `consume` is the primitive that makes authorization codes and login
+state single-use: of any number of concurrent callers, exactly one gets the value.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class StoreUnavailable(Exception):
+    """The backing store cannot be reached; endpoints answer 503 temporarily_unavailable."""
+
+
+class EphemeralStore(Protocol):
+    async def put(self, key: str, value: bytes, ttl: float) -> None: ...
+
+    async def put_if_absent(self, key: str, value: bytes, ttl: float) -> bool: ...
+
+    async def get(self, key: str) -> bytes | None: ...
+
+    async def consume(self, key: str) -> bytes | None: ...
+
+    async def delete(self, key: str) -> None: ...
+
+    async def touch(self, key: str, ttl: float) -> bool: ...
+
+    async def incr(self, key: str, ttl: float) -> int: ...
+
+    async def ping(self) -> bool: ...
+
+    async def close(self) -> None: ...
