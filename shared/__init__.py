@@ -1,0 +1,44 @@
+"""Verifying RFC 9068 JWT access tokens in any Python service.
+
+`JwksCache` holds the issuer's keys, `AccessTokenVerifier` applies the rules in
+`shared.rules`, and `shared.litestar` / `shared.fastapi` plug them into a web
+framework. `verify_access_token` is the framework-neutral entry point.
+"""
+
+from .claims import RFC9068_REQUIRED_CLAIMS, AccessTokenClaims
+from .configuration import ConfigurationError
+from .errors import (
+    InsufficientScope,
+    InvalidRequest,
+    InvalidToken,
+    IssuerMismatch,
+    KeySetUnavailable,
+    MissingToken,
+    TokenRejected,
+    www_authenticate,
+)
+from .jwks import JwksCache, JwksStatus
+from .rules import RULES, Rule
+from .verifier import AccessTokenVerifier, Evaluation, RuleResult, verify_access_token
+
+__all__ = [
+    "RFC9068_REQUIRED_CLAIMS",
+    "RULES",
+    "AccessTokenClaims",
+    "AccessTokenVerifier",
+    "ConfigurationError",
+    "Evaluation",
+    "InsufficientScope",
+    "InvalidRequest",
+    "InvalidToken",
+    "IssuerMismatch",
+    "JwksCache",
+    "JwksStatus",
+    "KeySetUnavailable",
+    "MissingToken",
+    "Rule",
+    "RuleResult",
+    "TokenRejected",
+    "verify_access_token",
+    "www_authenticate",
+]

@@ -1,31 +1,17 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
-from joserfc.jwk import RSAKey
 
 from shared import AccessTokenVerifier, JwksCache
 from tests.support.clock import FakeClock
-from tests.support.fake_issuer import FakeIssuer, generate_key, running_issuer
+from tests.support.fake_issuer import FakeIssuer
+from tests.support.issuer_fixtures import issuer, key1, key2
+
+__all__ = ["AUDIENCE", "issuer", "key1", "key2"]
 
 AUDIENCE = "http://api.test"
-
-
-@pytest.fixture(scope="session")
-def key1() -> RSAKey:
-    return generate_key("k1")
-
-
-@pytest.fixture(scope="session")
-def key2() -> RSAKey:
-    return generate_key("k2")
-
-
-@pytest.fixture
-def issuer(key1: RSAKey) -> Iterator[FakeIssuer]:
-    with running_issuer([key1]) as (fake, _):
-        yield fake
 
 
 @pytest.fixture

@@ -1,0 +1,391 @@
+"""The ordered rules an RFC 9068 access token must pass, one function per rule.
+
+`AccessTokenVerifier.verify` runs them in order and stops at the first failure;
+`AccessTokenVerifier.evaluate` (used by `token-service explain`) runs the same
+list and reports every rule. Each check takes the token under check, records
+what it established on it (header, key, claims...), and either returns a short
+note of what it found or raises a `TokenRejected` naming its rule.
+
+The order matters: nothing is parsed before the size cap, the algorithm comes
+from configuration and is checked before any key is looked up, and no claim is
+trusted in `verify` before the signature has been checked.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from joserfc import jws
+from joserfc.errors import JoseError
+from joserfc.jwk import RSAKey
+
+from .claims import AccessTokenClaims
+from .errors import InsufficientScope, InvalidToken
+
+__all__ = ["RULES", "KeyResolver", "Policy", "Rule", "TokenUnderCheck"]
+
+# RFC 9068 §2.1; RFC 7515 §4.1.9 lets the "application/" prefix be dropped and
+# media types compare case-insensitively.
+ACCESS_TOKEN_TYPES = frozenset({"at+jwt", "application/at+jwt"})
+_COMPACT_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+_BASE64URL = re.compile(r"[A-Za-z0-9_-]*")
+_SEGMENT_NAMES = ("header", "payload", "signature")
+
+
+class KeyResolver(Protocol):
+    """Where the `kid` rule gets keys from; `JwksCache` is the usual one."""
+
+    issuer: str
+
+    async def get_key(self, kid: str | None) -> RSAKey: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """What the resource server accepts; fixed at start-up, never taken from a token."""
+
+    issuer: str
+    audience: str
+    algorithms: tuple[str, ...]
+    leeway: float
+    required_claims: tuple[str, ...]
+    max_token_bytes: int
+    registry: jws.JWSRegistry
+
+
+@dataclass(slots=True)
+class TokenUnderCheck:
+    """A token on its way through the rules; each rule fills in what it established."""
+
+    token: str
+    now: float
+    required_scopes: tuple[str, ...]
+    policy: Policy
+    keys: KeyResolver
+    token_bytes: bytes | None = None
+    compact: jws.CompactSignature | None = None
+    header: dict[str, Any] | None = None
+    alg: str | None = None
+    key: RSAKey | None = None
+    claims: dict[str, Any] | None = None
+    audiences: tuple[str, ...] | None = None
+    scopes: frozenset[str] | None = None
+
+    def to_claims(self) -> AccessTokenClaims:
+        """The verified claims; only meaningful after every rule passed."""
+        claims = self.claims
+        assert claims is not None and self.audiences is not None and self.scopes is not None
+        return AccessTokenClaims(
+            sub=claims["sub"],
+            client_id=claims["client_id"],
+            scopes=self.scopes,
+            aud=self.audiences,
+            iss=claims["iss"],
+            exp=claims["exp"],
+            iat=claims["iat"],
+            jti=claims["jti"],
+            raw=claims,
+        )
+
+
+RuleCheck = Callable[[TokenUnderCheck], str | Awaitable[str]]
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    name: str
+    """Stable id, the `rule` of the TokenRejected it raises."""
+    title: str
+    """What the rule requires, in words, for explain output."""
+    check: RuleCheck
+    needs: tuple[str, ...] = field(default=())
+    """Fields of TokenUnderCheck earlier rules must have set; evaluate skips the rule otherwise."""
+
+
+def _reject(rule: str, reason: str) -> InvalidToken:
+    return InvalidToken(reason, rule=rule)
+
+
+def _shown(value: Any) -> str:
+    """A claim value for a message, short enough that a huge or hostile value cannot flood logs."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _timestamp(value: float) -> str:
+    try:
+        return datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (OverflowError, OSError, ValueError):
+        return _shown(value)
+
+
+def _is_number(value: Any) -> bool:
+    # bool is an int in Python but not a NumericDate (RFC 7519 §2).
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _numeric_date(claims: Mapping[str, Any], name: str, rule: str) -> float | None:
+    value = claims.get(name)
+    if value is None:
+        return None
+    if not _is_number(value):
+        raise _reject(rule, f"{name} must be a number of seconds since 1970 (NumericDate), got {type(value).__name__} {_shown(value)}")
+    return float(value)
+
+
+# ---- the rules ----------------------------------------------------------------------
+
+
+def check_format(t: TokenUnderCheck) -> str:
+    token = t.token
+    limit = t.policy.max_token_bytes
+    if not isinstance(token, str):
+        raise _reject("format", f"the token must be a string, got {type(token).__name__}")
+    # len() counts characters, never more than the UTF-8 bytes, so this cap holds
+    # before anything is decoded; non-ASCII is refused right after.
+    if len(token) > limit:
+        raise _reject("format", f"the token is {len(token)} bytes, over the {limit}-byte limit")
+    if not token.isascii():
+        raise _reject("format", "the token contains non-ASCII characters; a JWT is base64url text")
+    if not _COMPACT_JWS.fullmatch(token):
+        raise _reject("format", _format_problem(token))
+    t.token_bytes = token.encode("ascii")
+    return f"compact JWS, {len(token)} bytes"
+
+
+def _format_problem(token: str) -> str:
+    segments = token.split(".")
+    if len(segments) == 5:
+        return "the token has 5 segments, so it is an encrypted JWT (JWE); send a signed access token (JWS, 3 segments)"
+    if len(segments) != 3:
+        return (
+            f"the token has {len(segments)} dot-separated segment(s), expected 3 (header.payload.signature); "
+            "is it an opaque token or an authorization code rather than a JWT access token?"
+        )
+    for name, segment in zip(_SEGMENT_NAMES, segments, strict=True):
+        if not segment:
+            extra = " (unsigned tokens are not accepted)" if name == "signature" else ""
+            return f"the {name} segment is empty{extra}"
+        if not _BASE64URL.fullmatch(segment):
+            return f"the {name} segment is not base64url (only A-Z a-z 0-9 - _ are allowed, no padding)"
+    return "the token is not a compact JWS"
+
+
+def check_header(t: TokenUnderCheck) -> str:
+    assert t.token_bytes is not None
+    try:
+        compact = jws.extract_compact(t.token_bytes, registry=t.policy.registry)
+    except JoseError as exc:
+        raise _reject("header", f"the token could not be decoded: {exc.description or exc.error}") from None
+    header = compact.headers()
+    if not isinstance(header, dict):
+        raise _reject("header", "the header is not a JSON object")
+    t.compact = compact
+    t.header = header
+    return f"header names {', '.join(sorted(header))}"
+
+
+def check_algorithm(t: TokenUnderCheck) -> str:
+    assert t.header is not None
+    alg = t.header.get("alg")
+    allowed = t.policy.algorithms
+    if not isinstance(alg, str):
+        raise _reject("algorithm", f"alg must be a string, got {_shown(alg)}")
+    if alg not in allowed:
+        hint = ""
+        if alg.upper().startswith("HS"):
+            hint = "; an HMAC token cannot be checked against the issuer's public keys"
+        raise _reject("algorithm", f"alg {alg!r} is not allowed (allowed: {', '.join(allowed)}){hint}")
+    t.alg = alg
+    return f"alg {alg} is allowed"
+
+
+def check_type(t: TokenUnderCheck) -> str:
+    assert t.header is not None
+    typ = t.header.get("typ")
+    if typ is None:
+        raise _reject("typ", "the header has no typ, expected 'at+jwt' (RFC 9068 §2.1); is this an ID token? send the access token")
+    if not isinstance(typ, str) or typ.lower() not in ACCESS_TOKEN_TYPES:
+        raise _reject("typ", f"typ is {_shown(typ)}, expected 'at+jwt' (is this an ID token? send the access token)")
+    return f"typ {typ}"
+
+
+def check_critical_headers(t: TokenUnderCheck) -> str:
+    assert t.header is not None
+    crit = t.header.get("crit")
+    if crit is not None:
+        # RFC 7515 §4.1.11: a recipient that does not understand a listed extension must reject.
+        raise _reject("crit", f"the header lists critical extensions {_shown(crit)}, which this verifier does not support")
+    if "b64" in t.header and t.header["b64"] is not True:
+        raise _reject("crit", "unencoded payloads (RFC 7797 b64) are not accepted for access tokens")
+    # jku, x5u, jwk and x5c are never consulted: keys come only from the configured issuer's JWKS.
+    return "no critical extensions"
+
+
+async def check_kid(t: TokenUnderCheck) -> str:
+    assert t.header is not None
+    kid = t.header.get("kid")
+    if kid is not None and not isinstance(kid, str):
+        raise _reject("kid", f"kid must be a string, got {_shown(kid)}")
+    t.key = await t.keys.get_key(kid)
+    return f"key {t.key.kid} is in the JWKS of {t.keys.issuer}"
+
+
+def check_signature(t: TokenUnderCheck) -> str:
+    assert t.compact is not None and t.key is not None
+    kid = t.key.kid
+    try:
+        valid = jws.validate_compact(t.compact, t.key, registry=t.policy.registry)
+    except JoseError as exc:
+        raise _reject("signature", f"the signature could not be checked with key {kid!r}: {exc.description or exc.error}") from None
+    if not valid:
+        raise _reject(
+            "signature",
+            f"the signature does not match key {kid!r} of {t.keys.issuer}; the token was altered or signed by another key",
+        )
+    return f"signature verified with key {kid}"
+
+
+def _reject_json_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def check_payload(t: TokenUnderCheck) -> str:
+    assert t.compact is not None
+    try:
+        claims = json.loads(t.compact.payload, parse_constant=_reject_json_constant)
+    except ValueError:
+        raise _reject("payload", "the payload is not valid JSON") from None
+    if not isinstance(claims, dict):
+        raise _reject("payload", "the payload is not a JSON object of claims")
+    t.claims = claims
+    return f"{len(claims)} claims"
+
+
+def check_issuer(t: TokenUnderCheck) -> str:
+    assert t.claims is not None
+    expected = t.policy.issuer
+    iss = t.claims.get("iss")
+    if iss is None:
+        raise _reject("issuer", f"the token has no iss claim, expected {expected!r}")
+    if iss != expected:
+        hint = ""
+        if isinstance(iss, str) and iss.rstrip("/") == expected.rstrip("/"):
+            hint = " (they differ only by a trailing slash; the match is exact)"
+        raise _reject("issuer", f"issuer was {_shown(iss)}, expected {expected!r}{hint}")
+    return f"issuer {iss}"
+
+
+def check_audience(t: TokenUnderCheck) -> str:
+    assert t.claims is not None
+    expected = t.policy.audience
+    aud = t.claims.get("aud")
+    if aud is None:
+        raise _reject("audience", f"the token has no aud claim, expected {expected!r}")
+    if isinstance(aud, str):
+        audiences: tuple[str, ...] = (aud,)
+    elif isinstance(aud, list) and all(isinstance(a, str) for a in aud):
+        audiences = tuple(aud)
+    else:
+        raise _reject("audience", f"aud must be a string or a list of strings, got {_shown(aud)}")
+    if expected not in audiences:
+        raise _reject("audience", f"audience was {_shown(list(audiences))}, expected {expected!r}")
+    t.audiences = audiences
+    return f"audience includes {expected}"
+
+
+def check_expiry(t: TokenUnderCheck) -> str:
+    assert t.claims is not None
+    exp = _numeric_date(t.claims, "exp", "expiry")
+    leeway = t.policy.leeway
+    if exp is None:
+        raise _reject("expiry", "the token has no exp claim; access tokens must expire (RFC 9068 §2.2)")
+    # RFC 7519 §4.1.4: valid only while now is before exp, so exp == now (past leeway) is expired.
+    if t.now >= exp + leeway:
+        raise _reject("expiry", f"token expired {t.now - exp:.0f} s ago (exp {_timestamp(exp)}, leeway {leeway:g} s)")
+    return f"expires in {exp - t.now:.0f} s"
+
+
+def check_not_before(t: TokenUnderCheck) -> str:
+    assert t.claims is not None
+    nbf = _numeric_date(t.claims, "nbf", "not_before")
+    leeway = t.policy.leeway
+    if nbf is None:
+        return "no nbf claim"
+    if nbf > t.now + leeway:
+        raise _reject(
+            "not_before",
+            f"token is not valid until {_timestamp(nbf)} ({nbf - t.now:.0f} s from now, leeway {leeway:g} s); "
+            "is the issuer's clock ahead?",
+        )
+    return "nbf has passed"
+
+
+def check_issued_at(t: TokenUnderCheck) -> str:
+    assert t.claims is not None
+    iat = _numeric_date(t.claims, "iat", "issued_at")
+    leeway = t.policy.leeway
+    if iat is None:
+        return "no iat claim"
+    if iat > t.now + leeway:
+        raise _reject(
+            "issued_at",
+            f"token was issued {iat - t.now:.0f} s in the future (iat {_timestamp(iat)}, leeway {leeway:g} s); "
+            "check that both clocks are synchronised",
+        )
+    return f"issued {t.now - iat:.0f} s ago"
+
+
+_STRING_CLAIMS = ("sub", "client_id", "jti")
+
+
+def check_required_claims(t: TokenUnderCheck) -> str:
+    claims = t.claims
+    assert claims is not None
+    missing = [name for name in t.policy.required_claims if claims.get(name) is None]
+    if missing:
+        raise _reject("required_claims", f"missing required claim(s): {', '.join(missing)}")
+    for name in _STRING_CLAIMS:
+        value = claims[name]
+        if not isinstance(value, str) or not value:
+            raise _reject("required_claims", f"{name} must be a non-empty string, got {_shown(value)}")
+    scope = claims.get("scope")
+    if scope is not None and not isinstance(scope, str):
+        raise _reject("required_claims", f"scope must be a space-separated string (RFC 9068 §2.2.3), got {_shown(scope)}")
+    return f"all of {', '.join(t.policy.required_claims)} present"
+
+
+def check_scope(t: TokenUnderCheck) -> str:
+    assert t.claims is not None
+    scope = t.claims.get("scope")
+    granted = frozenset(scope.split()) if isinstance(scope, str) else frozenset()
+    t.scopes = granted
+    required = t.required_scopes
+    if not granted.issuperset(required):
+        raise InsufficientScope(required, granted_scopes=granted)
+    return f"has {' '.join(required)}" if required else "no scope required"
+
+
+RULES: tuple[Rule, ...] = (
+    Rule("format", "a compact JWS (three base64url segments) within the size limit", check_format),
+    Rule("header", "a decodable JOSE header", check_header, ("token_bytes",)),
+    Rule("algorithm", "alg is one of the configured algorithms", check_algorithm, ("header",)),
+    Rule("typ", "typ is at+jwt (RFC 9068 access token)", check_type, ("header",)),
+    Rule("crit", "no critical header extensions", check_critical_headers, ("header",)),
+    Rule("kid", "kid names a key in the issuer's JWKS", check_kid, ("header",)),
+    Rule("signature", "the signature verifies with that key", check_signature, ("compact", "alg", "key")),
+    Rule("payload", "the payload is a JSON object of claims", check_payload, ("compact",)),
+    Rule("issuer", "iss is exactly the configured issuer", check_issuer, ("claims",)),
+    Rule("audience", "aud contains this API's audience", check_audience, ("claims",)),
+    Rule("expiry", "exp is in the future (with leeway)", check_expiry, ("claims",)),
+    Rule("not_before", "nbf, if present, has passed (with leeway)", check_not_before, ("claims",)),
+    Rule("issued_at", "iat, if present, is not in the future (with leeway)", check_issued_at, ("claims",)),
+    Rule("required_claims", "the RFC 9068 claims are present and well-typed", check_required_claims, ("claims",)),
+    Rule("scope", "scope grants what the endpoint needs", check_scope, ("claims",)),
+)
