@@ -1,0 +1,39 @@
+"""Taking the bearer token out of a request (RFC 6750 §2), the same way in every framework."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .errors import InvalidRequest, MissingToken
+
+__all__ = ["bearer_token_from"]
+
+
+def bearer_token_from(authorization: Sequence[str], *, token_in_query: bool = False) -> str:
+    """The token from the request's `Authorization` header values.
+
+    Raises MissingToken when there is no bearer credential, and InvalidRequest for
+    a token in the URL or more than one credential (RFC 6750 §2: clients MUST NOT
+    use more than one method per request).
+    """
+    if token_in_query:
+        # RFC 6750 §2.3 allows it, but URLs end up in logs and Referer headers.
+        raise InvalidRequest(
+            "access tokens in the URL (access_token query parameter) are not accepted; "
+            "send the token as 'Authorization: Bearer <token>'",
+            rule="credentials",
+        )
+    # A comma cannot occur in a bearer token (RFC 6750 §2.1 b64token), so it means
+    # two headers that a client or proxy joined into one.
+    if len(authorization) > 1 or any("," in value for value in authorization):
+        raise InvalidRequest("the request has more than one Authorization header; send exactly one", rule="credentials")
+    if not authorization:
+        raise MissingToken()
+    scheme, _, credentials = authorization[0].strip().partition(" ")
+    if scheme.lower() != "bearer":  # auth-scheme is case-insensitive (RFC 9110 §11.1)
+        shown = scheme if scheme.isascii() and scheme.isalnum() and len(scheme) <= 20 else "another scheme"
+        raise MissingToken(f"the Authorization header uses {shown}, not Bearer; send 'Authorization: Bearer <token>'")
+    token = credentials.strip()
+    if not token:
+        raise InvalidRequest("the Authorization header says Bearer but carries no token", rule="credentials")
+    return token

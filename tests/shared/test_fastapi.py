@@ -1,0 +1,78 @@
+"""The FastAPI dependency answers like the Litestar integration does."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+from fastapi import Depends, FastAPI
+from fastapi.testclient import TestClient
+
+from shared import AccessTokenClaims, AccessTokenVerifier, JwksCache
+from shared.fastapi import BearerAuth, requires_scope
+from tests.shared.conftest import AUDIENCE
+from tests.support.fake_issuer import FakeIssuer
+
+
+@pytest.fixture
+def api(issuer: FakeIssuer) -> Iterator[TestClient]:
+    jwks = JwksCache(issuer.issuer)
+    verifier = AccessTokenVerifier(jwks, issuer=issuer.issuer, audience=AUDIENCE)
+    auth = BearerAuth(verifier, realm="notes")
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        await jwks.aclose()  # on the app's event loop, where its connections live
+
+    app = FastAPI(lifespan=lifespan)
+
+    @app.get("/me")
+    async def me(claims: AccessTokenClaims = Depends(auth)) -> dict[str, Any]:
+        return {"sub": claims.sub}
+
+    @app.post("/notes")
+    async def add(claims: AccessTokenClaims = Depends(requires_scope(auth, "notes:write"))) -> dict[str, Any]:
+        return {"sub": claims.sub}
+
+    with TestClient(app) as client:
+        yield client
+
+
+def test_valid_token_reaches_the_handler(api: TestClient, issuer: FakeIssuer) -> None:
+    response = api.get("/me", headers={"Authorization": f"Bearer {issuer.mint(sub='bob')}"})
+
+    assert response.status_code == 200
+    assert response.json() == {"sub": "bob"}
+
+
+def test_missing_token_is_401_with_bare_challenge(api: TestClient) -> None:
+    response = api.get("/me")
+
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == 'Bearer realm="notes"'
+
+
+def test_bad_token_is_401_with_the_reason(api: TestClient, issuer: FakeIssuer) -> None:
+    response = api.get("/me", headers={"Authorization": f"Bearer {issuer.mint(audience='other')}"})
+
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == (
+        f"Bearer realm=\"notes\", error=\"invalid_token\", error_description=\"audience was ['other'], expected '{AUDIENCE}'\""
+    )
+    assert response.json()["detail"]["error"] == "invalid_token"
+
+
+def test_missing_scope_is_403_naming_it(api: TestClient, issuer: FakeIssuer) -> None:
+    response = api.post("/notes", headers={"Authorization": f"Bearer {issuer.mint(scope='notes:read')}"})
+
+    assert response.status_code == 403
+    assert response.headers["www-authenticate"].endswith('scope="notes:write"')
+    assert response.json()["detail"]["error"] == "insufficient_scope"
+
+
+def test_token_in_query_is_400(api: TestClient, issuer: FakeIssuer) -> None:
+    response = api.get("/me", params={"access_token": issuer.mint()})
+    assert response.status_code == 400
