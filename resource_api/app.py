@@ -1,0 +1,68 @@
+"""The example resource API: notes guarded by access tokens from the token service."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from litestar import Litestar
+from litestar.di import Provide
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from resource_api import db
+from resource_api.errors import exception_handlers
+from resource_api.health import healthz, readyz
+from resource_api.me import me
+from resource_api.notes.controller import NotesController
+from resource_api.settings import ResourceApiSettings
+from shared import AccessTokenVerifier, JwksCache
+from shared.litestar import BearerAuthPlugin
+
+__all__ = ["PUBLIC_PATHS", "create_app"]
+
+#: Paths served without a token: the demo page at / and its assets (added separately), API docs.
+PUBLIC_PATHS = ("^/$", "^/static/", "^/schema")
+
+
+def create_app(settings: ResourceApiSettings, *, http_client: httpx.AsyncClient | None = None) -> Litestar:
+    """Build the app; nothing is connected until start-up, and the issuer may still be down then.
+
+    `http_client` is used to reach the issuer (tests pass one; it is not closed here).
+    """
+    jwks = JwksCache(settings.issuer, http_client=http_client, error_backoff=settings.jwks_retry_seconds)
+    verifier = AccessTokenVerifier(jwks, issuer=settings.issuer, audience=settings.audience, leeway=settings.leeway)
+    engine = db.create_engine(settings.database_url)
+    sessions = db.session_factory(engine)
+
+    @asynccontextmanager
+    async def lifespan(_: Litestar) -> AsyncIterator[None]:
+        await db.create_tables(engine)
+        # Keys load (and are retried) in the background, so the API starts even when
+        # the issuer is not up yet; /readyz reports when tokens can be checked.
+        key_refresher = asyncio.create_task(jwks.keep_fresh(), name="jwks-keep-fresh")
+        try:
+            yield
+        finally:
+            key_refresher.cancel()
+            await jwks.aclose()
+            await engine.dispose()
+
+    def provide_jwks() -> JwksCache:
+        return jwks
+
+    async def provide_db_session() -> AsyncIterator[AsyncSession]:
+        async with sessions() as session:
+            yield session
+
+    return Litestar(
+        route_handlers=[healthz, readyz, me, NotesController],
+        dependencies={
+            "jwks": Provide(provide_jwks, sync_to_thread=False),
+            "db_session": Provide(provide_db_session),
+        },
+        plugins=[BearerAuthPlugin(verifier, exclude=PUBLIC_PATHS)],
+        exception_handlers=exception_handlers,
+        lifespan=[lifespan],
+    )

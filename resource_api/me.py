@@ -1,0 +1,18 @@
+"""`GET /me`: the verified claims a client usually wants to show."""
+
+from __future__ import annotations
+
+from litestar import get
+from litestar.di import NamedDependency
+
+from shared import AccessTokenClaims
+
+__all__ = ["me"]
+
+
+@get("/me", tags=["me"])
+async def me(claims: NamedDependency[AccessTokenClaims]) -> dict[str, str]:
+    body = {"sub": claims.sub, "client_id": claims.client_id, "scope": claims.scope}
+    if claims.email is not None:
+        body["email"] = claims.email
+    return body

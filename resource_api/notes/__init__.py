@@ -1,0 +1,1 @@
+"""Notes: short texts a user keeps, the example resource behind `notes:read` / `notes:write`."""
