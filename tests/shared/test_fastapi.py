@@ -48,11 +48,11 @@ def test_valid_token_reaches_the_handler(api: TestClient, issuer: FakeIssuer) ->
     assert response.json() == {"sub": "bob"}
 
 
-def test_missing_token_is_401_with_bare_challenge(api: TestClient) -> None:
+def test_missing_token_is_401_with_invalid_token_challenge(api: TestClient) -> None:
     response = api.get("/me")
 
     assert response.status_code == 401
-    assert response.headers["www-authenticate"] == 'Bearer realm="notes"'
+    assert response.headers["www-authenticate"].startswith('Bearer realm="notes", error="invalid_token", error_description="the request has no access token')
 
 
 def test_bad_token_is_401_with_the_reason(api: TestClient, issuer: FakeIssuer) -> None:

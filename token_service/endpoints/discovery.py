@@ -17,14 +17,23 @@ def discovery_document(settings: TokenServiceSettings, grant_types: list[str], e
     document: dict[str, Any] = {
         "issuer": settings.issuer,
         "jwks_uri": settings.endpoint("/jwks.json"),
+        "authorization_endpoint": settings.endpoint("/authorize"),
         "token_endpoint": settings.endpoint("/token"),
+        "userinfo_endpoint": settings.endpoint("/userinfo"),
+        "end_session_endpoint": settings.endpoint("/logout"),
         "grant_types_supported": grant_types,
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
-        "scopes_supported": sorted({s for c in settings.clients for s in c.scope.split()}),
+        "scopes_supported": ["openid", "profile", "email", "offline_access"],
+        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "azp", "name", "preferred_username", "email", "email_verified"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],
         "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
         "code_challenge_methods_supported": ["S256"],
+        "prompt_values_supported": ["none", "login", "consent"],
+        "authorization_response_iss_parameter_supported": True,
+        "request_parameter_supported": False,
+        "request_uri_parameter_supported": False,
     }
     document.update(extra or {})
     return msgspec.json.encode(document)

@@ -12,13 +12,19 @@ from token_service.clients.authentication import authenticate_client, read_crede
 from token_service.clients.models import Client
 from token_service.endpoints.responses import no_store_json
 from token_service.errors import InvalidRequest, UnauthorizedClient, UnsupportedGrantType
+from token_service.grants.authorization_code import authorization_code_grant
 from token_service.grants.client_credentials import client_credentials_grant
+from token_service.grants.refresh_token import refresh_token_grant
 from token_service.http.forms import read_form
 from token_service.runtime import Runtime
 
 Grant = Callable[[Runtime, Client, dict[str, str]], Awaitable[dict[str, Any]]]
 
-GRANTS: dict[str, Grant] = {"client_credentials": client_credentials_grant}
+GRANTS: dict[str, Grant] = {
+    "authorization_code": authorization_code_grant,
+    "client_credentials": client_credentials_grant,
+    "refresh_token": refresh_token_grant,
+}
 
 
 @post("/token", status_code=200, include_in_schema=True, summary="Token endpoint (RFC 6749 §3.2)")

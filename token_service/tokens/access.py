@@ -18,7 +18,7 @@ def access_token_claims(
     issuer: str,
     subject: str,
     client_id: str,
-    audience: str,
+    audience: str | list[str],
     scopes: Iterable[str],
     now: int,
     ttl: int,

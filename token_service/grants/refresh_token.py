@@ -1,0 +1,41 @@
+"""RFC 6749 §6: a refresh token for a new access token (and a rotated refresh token)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from token_service.clients.models import Client
+from token_service.errors import InvalidGrant, InvalidRequest, InvalidScope
+from token_service.grants.issuance import user_token_response
+from token_service.grants.scopes import parse_scope, resolve_audience
+from token_service.runtime import Runtime
+from token_service.tokens.refresh import RefreshContext
+
+
+async def refresh_token_grant(runtime: Runtime, client: Client, params: dict[str, str]) -> dict[str, Any]:
+    token = params.get("refresh_token")
+    if not token:
+        raise InvalidRequest("refresh_token is required")
+    requested = parse_scope(params.get("scope"))
+
+    async def build(context: RefreshContext, successor: str) -> dict[str, Any]:
+        original = frozenset(context.scope.split())
+        # RFC 6749 §6: scopes can only narrow; the refresh token keeps the original scope.
+        if requested - original:
+            raise InvalidScope(f"scope {' '.join(sorted(requested - original))!r} was not granted to this refresh token")
+        user = await runtime.users.get(context.user_id)
+        if user is None:
+            raise InvalidGrant("the user of this refresh token no longer exists")
+        response, _, _ = user_token_response(
+            runtime,
+            client=client,
+            user=user,
+            scopes=requested or original,
+            audience=resolve_audience(client, context.resource),
+            auth_time=context.auth_time,
+            nonce=None,
+            refresh_token=successor,
+        )
+        return response
+
+    return await runtime.refresh_tokens.rotate(token, client.client_id, build)

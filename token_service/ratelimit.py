@@ -1,0 +1,57 @@
+"""Abuse limits, kept in the ephemeral backend so they hold across instances.
+
+The algorithm (a moving window) comes from the `limits` library; this module only
+names the limits and turns a refusal into a Retry-After.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+from limits import RateLimitItem, parse
+from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.strategies import MovingWindowRateLimiter
+
+from token_service.settings import TokenServiceSettings
+
+
+class RateLimiter:
+    def __init__(self, storage: Storage) -> None:
+        self._limiter = MovingWindowRateLimiter(storage)
+
+    async def hit(self, item: RateLimitItem | None, *identifiers: str) -> int | None:
+        """Counts one attempt; returns None when allowed, else the seconds to wait."""
+        if item is None:
+            return None
+        if await self._limiter.hit(item, *identifiers):
+            return None
+        stats = await self._limiter.get_window_stats(item, *identifiers)
+        return max(1, math.ceil(stats.reset_time - time.time()))
+
+
+def limiter_storage(settings: TokenServiceSettings) -> Storage:
+    if settings.redis_url is None:
+        return MemoryStorage()
+    return RedisStorage(
+        "async+" + settings.redis_url, implementation="redispy", key_prefix=settings.redis_prefix + "limits", wrap_exceptions=True
+    )
+
+
+def parse_limit(text: str) -> RateLimitItem | None:
+    return parse(text) if text.strip() else None
+
+
+class LoginLimits:
+    """Password attempts per client IP and per username (OWASP authentication guidance)."""
+
+    def __init__(self, limiter: RateLimiter, settings: TokenServiceSettings) -> None:
+        self._limiter = limiter
+        self._per_ip = parse_limit(settings.login_rate_limit_ip)
+        self._per_user = parse_limit(settings.login_rate_limit_username)
+
+    async def check(self, ip: str, username: str) -> int | None:
+        wait_ip = await self._limiter.hit(self._per_ip, "login-ip", ip)
+        wait_user = await self._limiter.hit(self._per_user, "login-user", username.lower())
+        waits = [w for w in (wait_ip, wait_user) if w is not None]
+        return max(waits) if waits else None

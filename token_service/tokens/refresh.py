@@ -1,0 +1,208 @@
+"""Refresh tokens: opaque, stored hashed, rotated on every use within a family (RFC 9700 §4.14.2).
+
+Reuse of a rotated token revokes the whole family, except the immediate predecessor
+within a short grace window: it gets the very same successor pair back, so two tabs
+refreshing at once do not sign the user out. That pair is stored encrypted under a key
+derived from the predecessor token itself, so only its holder can read it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from sqlalchemy import select, update
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from token_service.db.models import RefreshFamilyRow, RefreshTokenRow
+from token_service.errors import InvalidGrant
+from token_service.settings import TokenServiceSettings
+
+
+def is_transient_conflict(exc: DBAPIError) -> bool:
+    text = str(exc.orig).lower() if exc.orig is not None else ""
+    code = getattr(exc.orig, "sqlstate", None) or getattr(getattr(exc.orig, "__cause__", None), "sqlstate", None)
+    return "database is locked" in text or code in ("40001", "40P01")
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_refresh_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def _grace_key(token: str) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"token-service refresh grace").derive(token.encode())
+
+
+def seal_successor(old_token: str, response: dict[str, Any]) -> bytes:
+    nonce = secrets.token_bytes(12)
+    return nonce + AESGCM(_grace_key(old_token)).encrypt(nonce, json.dumps(response).encode(), None)
+
+
+def open_successor(old_token: str, sealed: bytes) -> dict[str, Any] | None:
+    try:
+        return dict(json.loads(AESGCM(_grace_key(old_token)).decrypt(sealed[:12], sealed[12:], None)))
+    except (InvalidTag, ValueError):
+        return None
+
+
+@dataclass(frozen=True)
+class RefreshContext:
+    """What a presented, valid refresh token stands for."""
+
+    family_id: str
+    client_id: str
+    user_id: str
+    scope: str
+    resource: str | None
+    auth_time: int
+
+
+# Builds the new token response given the context and the new refresh token (or None).
+ResponseBuilder = Callable[[RefreshContext, str], Awaitable[dict[str, Any]]]
+
+
+class RefreshTokens:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], settings: TokenServiceSettings) -> None:
+        self._sessions = sessions
+        self._settings = settings
+
+    async def start_family(
+        self, *, client_id: str, user_id: str, scope: str, resource: str | None, auth_time: int, session_id_hash: str | None
+    ) -> tuple[str, str]:
+        """A new family and its first token. Returns (family_id, token)."""
+        now = int(time.time())
+        family_id = secrets.token_urlsafe(16)
+        token = new_refresh_token()
+        family_expires = now + self._settings.refresh_token_ttl
+        async with self._sessions() as session, session.begin():
+            session.add(
+                RefreshFamilyRow(
+                    id=family_id,
+                    client_id=client_id,
+                    user_id=user_id,
+                    session_id_hash=session_id_hash,
+                    auth_time=auth_time,
+                    created_at=now,
+                    expires_at=family_expires,
+                )
+            )
+            await session.flush()
+            session.add(self._row(token, family_id, scope, resource, now, family_expires))
+        return family_id, token
+
+    def _row(self, token: str, family_id: str, scope: str, resource: str | None, now: int, family_expires: int) -> RefreshTokenRow:
+        return RefreshTokenRow(
+            token_hash=hash_token(token),
+            family_id=family_id,
+            scope=scope,
+            resource=resource,
+            created_at=now,
+            expires_at=min(now + self._settings.refresh_token_idle_ttl, family_expires),
+        )
+
+    async def rotate(self, token: str, client_id: str, build: ResponseBuilder) -> dict[str, Any]:
+        """Exchange `token` for a new pair, exactly once per token (see module doc)."""
+        for attempt in range(4):
+            try:
+                return await self._rotate_once(token, client_id, build)
+            except DBAPIError as exc:
+                # SQLite answers a write conflict with "database is locked"; PostgreSQL may
+                # report a serialization failure or deadlock. Retrying re-reads the winner's
+                # result, which lands in the grace path: never a 500 for a race.
+                if attempt == 3 or not is_transient_conflict(exc):
+                    raise
+                await asyncio.sleep(0.01 * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    async def _rotate_once(self, token: str, client_id: str, build: ResponseBuilder) -> dict[str, Any]:
+        if len(token) > 200:
+            raise InvalidGrant("the refresh token is not valid")
+        token_hash = hash_token(token)
+        now = int(time.time())
+        async with self._sessions() as session, session.begin():
+            row = await session.get(RefreshTokenRow, token_hash)
+            family = await session.get(RefreshFamilyRow, row.family_id) if row is not None else None
+            if row is None or family is None:
+                raise InvalidGrant("the refresh token is not valid")
+            if family.client_id != client_id:
+                raise InvalidGrant("the refresh token was issued to another client")
+            if family.revoked_at is not None:
+                raise InvalidGrant("the refresh token has been revoked")
+            if now >= family.expires_at or now >= row.expires_at:
+                raise InvalidGrant("the refresh token has expired; sign in again")
+            # Compare-and-set: of concurrent rotations of one token (on any instance),
+            # exactly one changes the row; the others fall through to the grace path.
+            claimed = await session.execute(
+                update(RefreshTokenRow)
+                .where(RefreshTokenRow.token_hash == token_hash, RefreshTokenRow.rotated_at.is_(None))
+                .values(rotated_at=now)
+            )
+            if claimed.rowcount == 1:  # type: ignore[attr-defined]
+                context = RefreshContext(family.id, family.client_id, family.user_id, row.scope, row.resource, family.auth_time)
+                successor = new_refresh_token()
+                response = await build(context, successor)
+                session.add(self._row(successor, family.id, row.scope, row.resource, now, family.expires_at))
+                await session.execute(
+                    update(RefreshTokenRow).where(RefreshTokenRow.token_hash == token_hash).values(successor_ciphertext=seal_successor(token, response))
+                )
+                return response
+        return await self._replayed(token, token_hash)
+
+    async def _replayed(self, token: str, token_hash: str) -> dict[str, Any]:
+        now = int(time.time())
+        async with self._sessions() as session, session.begin():
+            row = await session.get(RefreshTokenRow, token_hash, populate_existing=True)
+            if row is None or row.rotated_at is None:
+                raise InvalidGrant("the refresh token is not valid")
+            successor_unused = False
+            if row.successor_ciphertext is not None:
+                successor = open_successor(token, row.successor_ciphertext)
+                if successor is not None:
+                    next_row = await session.get(RefreshTokenRow, hash_token(str(successor.get("refresh_token", ""))))
+                    successor_unused = next_row is not None and next_row.rotated_at is None
+                    if successor_unused and now - row.rotated_at <= self._settings.refresh_token_grace:
+                        return successor
+            # Reuse outside the grace window (or after the successor moved on): the token
+            # may be stolen, so the whole family goes (RFC 9700 §4.14.2).
+            await session.execute(update(RefreshFamilyRow).where(RefreshFamilyRow.id == row.family_id).values(revoked_at=now))
+        raise InvalidGrant("the refresh token was already used; the session's tokens are revoked, sign in again")
+
+    async def revoke_family(self, family_id: str) -> None:
+        async with self._sessions() as session, session.begin():
+            await session.execute(
+                update(RefreshFamilyRow).where(RefreshFamilyRow.id == family_id, RefreshFamilyRow.revoked_at.is_(None)).values(revoked_at=int(time.time()))
+            )
+
+    async def revoke_sessions_families(self, session_id_hash: str) -> int:
+        async with self._sessions() as session, session.begin():
+            result = await session.execute(
+                update(RefreshFamilyRow)
+                .where(RefreshFamilyRow.session_id_hash == session_id_hash, RefreshFamilyRow.revoked_at.is_(None))
+                .values(revoked_at=int(time.time()))
+            )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    async def family_of(self, token: str) -> RefreshFamilyRow | None:
+        async with self._sessions() as session:
+            row = await session.get(RefreshTokenRow, hash_token(token))
+            return await session.get(RefreshFamilyRow, row.family_id) if row is not None else None
+
+    async def active_families(self, user_id: str) -> list[str]:
+        async with self._sessions() as session:
+            rows = await session.execute(select(RefreshFamilyRow.id).where(RefreshFamilyRow.user_id == user_id, RefreshFamilyRow.revoked_at.is_(None)))
+            return list(rows.scalars())
