@@ -16,6 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from token_service.backends import BackendHealth
 from token_service.clients.registry import ClientRegistry, config_clients
 from token_service.db import migrate
 from token_service.db.engine import create_engine, session_factory
@@ -58,10 +59,12 @@ class Runtime:
     login_limits: LoginLimits
     snapshot: KeySnapshot | None = None
     signer: TokenSigner = field(init=False)
+    backends: BackendHealth = field(init=False)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.signer = TokenSigner(self.current_snapshot)
+        self.backends = BackendHealth(self.database_ready, self.store.ping)
 
     def current_snapshot(self) -> KeySnapshot:
         if self.snapshot is None:
@@ -94,6 +97,7 @@ class Runtime:
 
     def start_background(self) -> None:
         self._tasks.append(asyncio.create_task(self._poll_keys()))
+        self._tasks.append(asyncio.create_task(self.backends.monitor()))
 
     async def close(self) -> None:
         for task in self._tasks:

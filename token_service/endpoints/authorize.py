@@ -234,6 +234,7 @@ async def start_login(runtime: Runtime, http: Request[Any, Any, State], request:
 @get("/authorize", summary="Authorization endpoint (RFC 6749 §3.1)")
 async def authorize(request: Request[Any, Any, State], state: State) -> Response[Any]:
     runtime: Runtime = state.runtime
+    runtime.backends.require()
     try:
         params = parse_params(request.url.query or "", "query string")
     except OAuthError as exc:
@@ -263,6 +264,7 @@ async def load_transaction(runtime: Runtime, http: Request[Any, Any, State], tx_
 @get("/authorize/continue", summary="Continue an authorization request after login", include_in_schema=False)
 async def authorize_continue(request: Request[Any, Any, State], state: State, tx: str | None = None) -> Response[Any]:
     runtime: Runtime = state.runtime
+    runtime.backends.require()
     try:
         transaction = await load_transaction(runtime, request, tx)
     except PageError as exc:
@@ -274,6 +276,7 @@ async def authorize_continue(request: Request[Any, Any, State], state: State, tx
 @post("/consent", summary="Record the user's consent decision", include_in_schema=False, status_code=303)
 async def consent(request: Request[Any, Any, State], state: State) -> Response[Any]:
     runtime: Runtime = state.runtime
+    runtime.backends.require()
     try:
         form = await read_form(request)
         transaction = await load_transaction(runtime, request, form.get("tx"))

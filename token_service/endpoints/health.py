@@ -17,9 +17,12 @@ async def healthz() -> Response[bytes]:
 @get("/readyz", summary="The instance can serve tokens")
 async def readyz(state: State) -> Response[bytes]:
     runtime: Runtime = state.runtime
+    await runtime.backends.check_now()
     checks = {
-        "database": await runtime.database_ready(),
+        "database": runtime.backends.database_ok,
+        "store": runtime.backends.store_ok,
         "signing_key": runtime.snapshot is not None and runtime.snapshot.signer is not None,
     }
     ready = all(checks.values())
-    return json_response({"status": "ready" if ready else "not ready", "checks": checks}, status_code=200 if ready else 503)
+    headers = None if ready else {"Retry-After": "5"}
+    return json_response({"status": "ready" if ready else "not ready", "checks": checks}, status_code=200 if ready else 503, headers=headers)

@@ -57,6 +57,7 @@ async def signed_in(runtime: Runtime, http: Request[Any, Any, State], tx: LoginT
 @get("/login", summary="Login page", include_in_schema=False)
 async def login(request: Request[Any, Any, State], state: State, tx: str | None = None) -> Response[Any]:
     runtime: Runtime = state.runtime
+    runtime.backends.require()
     try:
         transaction = await load_transaction(runtime, request, tx)
     except PageError as exc:
@@ -67,6 +68,7 @@ async def login(request: Request[Any, Any, State], state: State, tx: str | None 
 @post("/login/password", summary="Password login", include_in_schema=False, status_code=303)
 async def password_login(request: Request[Any, Any, State], state: State) -> Response[Any]:
     runtime: Runtime = state.runtime
+    runtime.backends.require()
     try:
         form = await read_form(request)
         transaction = await load_transaction(runtime, request, form.get("tx"))
@@ -106,6 +108,7 @@ def callback_url(runtime: Runtime, name: str) -> str:
 @get("/login/{name:str}", summary="Start login at an upstream provider", include_in_schema=False)
 async def upstream_login(request: Request[Any, Any, State], state: State, name: str, tx: str | None = None) -> Response[Any]:
     runtime: Runtime = state.runtime
+    runtime.backends.require()
     connector = runtime.connectors.get(name)
     if connector is None:
         return error_page("Unknown sign-in method", "This sign-in method is not configured.", status_code=404)
@@ -125,6 +128,7 @@ async def upstream_login(request: Request[Any, Any, State], state: State, name: 
 @get("/callback/{name:str}", summary="Return from an upstream provider", include_in_schema=False)
 async def upstream_callback(request: Request[Any, Any, State], state: State, name: str) -> Response[Any]:
     runtime: Runtime = state.runtime
+    runtime.backends.require()
     connector = runtime.connectors.get(name)
     if connector is None:
         return error_page("Unknown sign-in method", "This sign-in method is not configured.", status_code=404)

@@ -30,6 +30,7 @@ GRANTS: dict[str, Grant] = {
 @post("/token", status_code=200, include_in_schema=True, summary="Token endpoint (RFC 6749 §3.2)")
 async def token_endpoint(request: Request[Any, Any, State], state: State) -> Response[bytes]:
     runtime: Runtime = state.runtime
+    runtime.backends.require()
     params = await read_form(request)
     credentials = read_credentials(request.headers.get("authorization"), params)
     client = await authenticate_client(runtime.clients, credentials)

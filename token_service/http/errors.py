@@ -9,15 +9,24 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException
 
 from token_service.endpoints.responses import NO_STORE, json_response
-from token_service.errors import OAuthError
+from token_service.backends import RETRY_AFTER, is_backend_outage
+from token_service.errors import OAuthError, TemporarilyUnavailable
+from token_service.login.pages import error_page
+
+PAGE_PATHS = frozenset({"/authorize", "/authorize/continue", "/login", "/consent", "/logout"})
 
 log = logging.getLogger("token_service.errors")
 
 _HTTP_ERROR_CODES = {404: "not_found", 405: "method_not_allowed", 413: "invalid_request", 429: "slow_down"}
 
 
-def oauth_error_handler(request: Request[Any, Any, Any], exc: OAuthError) -> Response[bytes]:
+def oauth_error_handler(request: Request[Any, Any, Any], exc: OAuthError) -> Response[Any]:
     log.info("request rejected: %s (%s) on %s", exc.error, exc.description, request.url.path)
+    if request.url.path in PAGE_PATHS or request.url.path.startswith(("/login/", "/callback/")):
+        # A person is looking at this one: an HTML page, with the same status and headers.
+        response = error_page("Temporarily unavailable" if exc.status_code == 503 else "Request failed", exc.description, status_code=exc.status_code)
+        response.headers.update(exc.headers)
+        return response
     return json_response(exc.body(), status_code=exc.status_code, headers={**NO_STORE, **exc.headers})
 
 
@@ -30,7 +39,11 @@ def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> R
     return json_response({"error": code, "error_description": str(exc.detail)}, status_code=status, headers={**NO_STORE, **headers})
 
 
-def unexpected_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+def unexpected_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    if is_backend_outage(exc):
+        log.warning("backend unavailable on %s %s: %s", request.method, request.url.path, type(exc).__name__)
+        unavailable = TemporarilyUnavailable("a backend (database or session store) cannot be reached; retry shortly", retry_after=RETRY_AFTER)
+        return oauth_error_handler(request, unavailable)
     # Logged with the traceback for operators; the client gets a standard body, never the trace.
     log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
     return json_response(

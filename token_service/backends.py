@@ -1,0 +1,72 @@
+"""Degraded mode: know when the database or the store is away, and say so with 503.
+
+A monitor pings both backends every second. While either is down, endpoints that need
+them answer 503 `temporarily_unavailable` with Retry-After at once (instead of each
+request waiting for a connection timeout), /readyz fails, and discovery and the JWKS
+keep being served from memory. Recovery needs no restart: the next good ping clears it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, TimeoutError as PoolTimeout
+
+from token_service.errors import TemporarilyUnavailable
+from token_service.store import StoreUnavailable
+
+log = logging.getLogger("token_service.backends")
+
+PING_INTERVAL = 1.0
+PING_TIMEOUT = 2.0
+RETRY_AFTER = 5
+
+
+def is_backend_outage(exc: BaseException) -> bool:
+    """An error that means "a backend is unreachable", not "a bug"."""
+    if isinstance(exc, (StoreUnavailable, OperationalError, InterfaceError, PoolTimeout, ConnectionError, TimeoutError)):
+        return True
+    if isinstance(exc, DBAPIError):
+        return exc.connection_invalidated
+    if isinstance(exc, OSError):
+        return True
+    # asyncpg reports a dropped connection with its own exception types.
+    return type(exc).__module__.startswith("asyncpg") and "Connection" in type(exc).__name__
+
+
+class BackendHealth:
+    def __init__(self, check_database: Callable[[], Awaitable[bool]], check_store: Callable[[], Awaitable[bool]]) -> None:
+        self._check_database = check_database
+        self._check_store = check_store
+        self.database_ok = True
+        self.store_ok = True
+
+    @property
+    def ok(self) -> bool:
+        return self.database_ok and self.store_ok
+
+    async def _probe(self, check: Callable[[], Awaitable[bool]]) -> bool:
+        try:
+            return await asyncio.wait_for(check(), PING_TIMEOUT)
+        except Exception:
+            return False
+
+    async def check_now(self) -> bool:
+        database_ok, store_ok = await asyncio.gather(self._probe(self._check_database), self._probe(self._check_store))
+        if (database_ok, store_ok) != (self.database_ok, self.store_ok):
+            state = ", ".join(f"{name} {'up' if up else 'DOWN'}" for name, up in (("database", database_ok), ("store", store_ok)))
+            (log.info if database_ok and store_ok else log.error)("backends: %s", state)
+        self.database_ok, self.store_ok = database_ok, store_ok
+        return self.ok
+
+    async def monitor(self) -> None:
+        while True:
+            await self.check_now()
+            await asyncio.sleep(PING_INTERVAL)
+
+    def require(self) -> None:
+        if not self.ok:
+            down = [name for name, up in (("database", self.database_ok), ("session store", self.store_ok)) if not up]
+            raise TemporarilyUnavailable(f"the {' and '.join(down)} cannot be reached; retry shortly", retry_after=RETRY_AFTER)
