@@ -12,6 +12,7 @@ from litestar.di import Provide
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from resource_api import db
+from resource_api.demo import demo_routes
 from resource_api.errors import exception_handlers
 from resource_api.health import healthz, readyz
 from resource_api.me import me
@@ -22,8 +23,8 @@ from shared.litestar import BearerAuthPlugin
 
 __all__ = ["PUBLIC_PATHS", "create_app"]
 
-#: Paths served without a token: the demo page at / and its assets (added separately), API docs.
-PUBLIC_PATHS = ("^/$", "^/static/", "^/schema")
+#: Paths served without a token: the demo page at /, its assets and config, API docs.
+PUBLIC_PATHS = ("^/$", "^/static/", "^/demo-config.json$", "^/schema")
 
 
 def create_app(settings: ResourceApiSettings, *, http_client: httpx.AsyncClient | None = None) -> Litestar:
@@ -57,7 +58,7 @@ def create_app(settings: ResourceApiSettings, *, http_client: httpx.AsyncClient 
             yield session
 
     return Litestar(
-        route_handlers=[healthz, readyz, me, NotesController],
+        route_handlers=[healthz, readyz, me, NotesController, *demo_routes(settings)],
         dependencies={
             "jwks": Provide(provide_jwks, sync_to_thread=False),
             "db_session": Provide(provide_db_session),

@@ -41,6 +41,8 @@ class ResourceApiSettings(BaseSettings):
     """Allowed clock difference with the issuer, in seconds."""
     jwks_retry_seconds: float = Field(default=2, gt=0)
     """How long to wait before asking an unreachable issuer for its keys again."""
+    demo_client_id: str = "demo-spa"
+    """The public client the demo page at / signs in with (registered at the token service)."""
 
     @field_validator("issuer", "audience")
     @classmethod
