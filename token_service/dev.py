@@ -1,0 +1,211 @@
+"""`token-service dev`: the whole system on one machine with no configuration.
+
+Token service on :8000, the example resource API on :8001, SQLite under ./.token-service/,
+the in-process store, a demo machine client, a demo browser client and a demo user,
+and a printout whose commands work exactly as printed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import signal
+import socket
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from resource_api.app import create_app as create_resource_app
+from resource_api.settings import ResourceApiSettings
+from token_service.app import create_app
+from token_service.clients.registry import ClientRegistry
+from token_service.clients.secrets import generate_client_secret, hash_client_secret
+from token_service.db.models import ClientRow
+from token_service.runtime import Runtime, open_runtime
+from token_service.settings import TokenServiceSettings, UpstreamConfig
+from token_service.users.directory import UserDirectory
+
+RESOURCE_API_PORT = 8001
+RESOURCE_API_URL = f"http://127.0.0.1:{RESOURCE_API_PORT}"
+MACHINE_CLIENT_ID = "demo-machine"
+BROWSER_CLIENT_ID = "demo-spa"
+DEMO_USERNAME = "demo"
+DEMO_SCOPES = "openid profile email offline_access notes:read notes:write"
+
+
+def dev_settings(settings: TokenServiceSettings) -> TokenServiceSettings:
+    """The defaults, plus a password login when no upstream is configured."""
+    update: dict[str, Any] = {"log_format": "console"}
+    if not settings.upstreams:
+        update["upstreams"] = [UpstreamConfig(name="local", kind="password", display_name="Demo password")]
+    return settings.model_copy(update=update)
+
+
+def browser_client_fields(resource_api_url: str) -> dict[str, Any]:
+    """The demo page's client: public (PKCE), the page at `/` is both its redirect URIs.
+
+    First party, so the demo user is not asked to consent to the demo's own page.
+    """
+    return {
+        "grant_types": ["authorization_code", "refresh_token"],
+        "redirect_uris": [f"{resource_api_url}/"],
+        "post_logout_redirect_uris": [f"{resource_api_url}/"],
+        "scope": DEMO_SCOPES,
+        "audience": resource_api_url,
+        "public": True,
+        "first_party": True,
+    }
+
+
+async def upsert_client(registry: ClientRegistry, runtime: Runtime, client_id: str, **fields: Any) -> None:
+    async with runtime.sessions() as session, session.begin():
+        row = await session.get(ClientRow, client_id)
+        if row is not None:
+            await session.delete(row)
+    await registry.add(client_id=client_id, **fields)
+
+
+def demo_password(data_dir: Path) -> str:
+    """The demo user's password, generated once and kept (0600) beside the database."""
+    path = data_dir / "demo-user-password"
+    if path.exists():
+        return path.read_text().strip()
+    password = secrets.token_urlsafe(12)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(password + "\n")
+    return password
+
+
+async def prepare_demo(settings: TokenServiceSettings) -> dict[str, str]:
+    runtime = await open_runtime(settings, migrate_now=True)
+    try:
+        machine_secret = generate_client_secret()
+        # The machine client's secret is new at every start: only its hash is stored,
+        # so a fresh one is the only way to print a working secret.
+        await upsert_client(
+            runtime.clients,
+            runtime,
+            MACHINE_CLIENT_ID,
+            secret_hash=hash_client_secret(machine_secret),
+            grant_types=["client_credentials"],
+            scope="notes:read notes:write",
+            audience=RESOURCE_API_URL,
+        )
+        await upsert_client(runtime.clients, runtime, BROWSER_CLIENT_ID, secret_hash=None, **browser_client_fields(RESOURCE_API_URL))
+        directory = UserDirectory(runtime.sessions, settings)
+        password = demo_password(settings.data_dir)
+        existing = [u for u in await directory.list_users() if u.username == DEMO_USERNAME]
+        if existing:
+            await directory.set_password(existing[0].id, password)
+        else:
+            await directory.add_local_user(DEMO_USERNAME, password, email="demo@example.com", name="Demo User")
+        return {"machine_secret": machine_secret, "password": password}
+    finally:
+        await runtime.close()
+
+
+class _Server(uvicorn.Server):
+    """Two servers share one event loop; `run_dev` owns the signal handling."""
+
+    @contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def banner(settings: TokenServiceSettings, demo: dict[str, str]) -> str:
+    issuer = settings.issuer
+    return f"""
+  Token service   {issuer}
+    discovery     {issuer}/.well-known/openid-configuration
+  Resource API    {RESOURCE_API_URL}
+  Demo page       {RESOURCE_API_URL}/   (sign in as {DEMO_USERNAME} / {demo['password']})
+
+  Machine client  client_id={MACHINE_CLIENT_ID}  client_secret={demo['machine_secret']}
+  Browser client  client_id={BROWSER_CLIENT_ID}  (public, PKCE)
+
+  Try it:
+    TOKEN=$(curl -s -u {MACHINE_CLIENT_ID}:{demo['machine_secret']} -d grant_type=client_credentials {issuer}/token | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+    curl -s -H "Authorization: Bearer $TOKEN" {RESOURCE_API_URL}/notes
+
+  Data in {settings.data_dir.resolve()}/  ·  Ctrl-C stops both services
+"""
+
+
+def listening_socket(port: int) -> socket.socket:
+    """Bind before anything starts, so a busy port is one clear message and nothing half-running."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # As uvicorn does: a restart right after Ctrl-C must not wait out TIME_WAIT.
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(("127.0.0.1", port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+async def _start(server: _Server, sock: socket.socket) -> asyncio.Task[None]:
+    """Serve in a task; return once it listens (or has already given up)."""
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started and not task.done():
+        await asyncio.sleep(0.02)
+    return task
+
+
+async def serve_both(settings: TokenServiceSettings, sockets: list[socket.socket], on_ready: Callable[[], None]) -> None:
+    token_server = _Server(uvicorn.Config(create_app(settings), log_level="warning"))
+    resource_settings = ResourceApiSettings(
+        issuer=settings.issuer,
+        audience=RESOURCE_API_URL,
+        database_url=f"sqlite+aiosqlite:///{(settings.data_dir / 'resource-api-notes.db').as_posix()}",
+    )
+    resource_server = _Server(uvicorn.Config(create_resource_app(resource_settings), log_level="warning"))
+    servers = (token_server, resource_server)
+    loop = asyncio.get_running_loop()
+
+    def stop() -> None:
+        for server in servers:
+            server.should_exit = True
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop)
+    # One after the other: the resource API fetches the token service's keys as it starts, and
+    # the banner's commands must work the moment it is printed, so it waits for both.
+    tasks = [await _start(server, sock) for server, sock in zip(servers, sockets, strict=True)]
+    if all(server.started for server in servers) and not token_server.should_exit:
+        on_ready()
+    await asyncio.gather(*tasks)
+    if not all(server.started for server in servers):
+        raise SystemExit(1)
+
+
+def run_dev(settings: TokenServiceSettings) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    settings = dev_settings(settings)
+    sockets: list[socket.socket] = []
+    for port in (settings.port, RESOURCE_API_PORT):
+        try:
+            sockets.append(listening_socket(port))
+        except OSError as exc:
+            for sock in sockets:
+                sock.close()
+            print(f"token-service: cannot listen on 127.0.0.1:{port} ({exc.strerror}); stop what uses it and run again", file=sys.stderr)
+            return 1
+    demo = asyncio.run(prepare_demo(settings))
+    try:
+        asyncio.run(serve_both(settings, sockets, lambda: print(banner(settings, demo), flush=True)))
+    except SystemExit as exc:
+        print("token-service: a server stopped during start-up; see the messages above", file=sys.stderr)
+        return int(exc.code or 1)
+    finally:
+        for sock in sockets:
+            sock.close()
+    print("stopped", flush=True)
+    return 0
