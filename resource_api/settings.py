@@ -28,15 +28,19 @@ _FIXES = {
 
 
 class ResourceApiSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
+    # Attribute docstrings become field descriptions: the README's reference is built from them.
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", use_attribute_docstrings=True)
 
     issuer: str
     """The token service whose access tokens this API accepts; compared exactly with `iss`."""
     audience: str = "http://127.0.0.1:8001"
     """This API's identifier in the tokens' `aud`: by default its own base URL."""
     database_url: str = "sqlite+aiosqlite:///./.resource-api/notes.db"
+    """SQLAlchemy URL of the notes database."""
     host: str = "127.0.0.1"
+    """Interface `serve` listens on."""
     port: int = Field(default=8001, ge=1, le=65535)
+    """Port `serve` listens on."""
     leeway: float = Field(default=30, ge=0, le=300)
     """Allowed clock difference with the issuer, in seconds."""
     jwks_retry_seconds: float = Field(default=2, gt=0)
