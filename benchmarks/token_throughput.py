@@ -1,0 +1,182 @@
+"""Token endpoint throughput and efficiency against a running server.
+
+For each backend (SQLite + in-process store; PostgreSQL + Redis) and grant, runs wrk at
+several concurrencies and prints requests/s, latency percentiles, the server's CPU time
+per token and the ratio to the raw RSA-2048 signing rate measured in the same run.
+
+    uv run python -m benchmarks.token_throughput [--seconds 10] [--backend sqlite|postgres|both]
+
+Needs wrk (`apt-get install wrk`); the PostgreSQL + Redis part needs both on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import os
+import secrets
+import subprocess
+import tempfile
+from pathlib import Path
+
+from benchmarks.support import BIN, Server, WrkResult, raw_sign_rate, run_wrk, table, token_service
+
+AUDIENCE = "http://127.0.0.1:8001"
+
+
+def client_credentials_script(client_id: str, secret: str) -> str:
+    basic = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+    return f"""
+wrk.method = "POST"
+wrk.path = "/token"
+wrk.body = "grant_type=client_credentials"
+wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+wrk.headers["Authorization"] = "Basic {basic}"
+"""
+
+
+def single_use_script(path: Path, body_template: str, client_id: str) -> str:
+    """Each request spends the next pre-made credential (refresh tokens, codes are single use)."""
+    return f"""
+local tokens = {{}}
+for line in io.lines("{path}") do tokens[#tokens + 1] = line end
+local index = 0
+request = function()
+  index = index + 1
+  local token = tokens[((index - 1) % #tokens) + 1]
+  local body = string.format("{body_template}", token, "{client_id}")
+  return wrk.format("POST", "/token", {{["Content-Type"] = "application/x-www-form-urlencoded"}}, body)
+end
+"""
+
+
+def make_refresh_tokens(server: Server, client_id: str, count: int) -> Path:
+    """Refresh-token families made directly in the service's database (a login per token would dominate)."""
+    code = f"""
+import asyncio, sys
+from token_service.settings import load_settings
+from token_service.runtime import open_runtime
+async def main():
+    runtime = await open_runtime(load_settings())
+    try:
+        user = await runtime.users.add_local_user("bench-" + "{secrets.token_hex(4)}", "bench-password-123")
+        for _ in range({count}):
+            _, token = await runtime.refresh_tokens.start_family(client_id="{client_id}", user_id=user.id, scope="notes:read", resource=None, auth_time=0, session_id_hash=None)
+            print(token)
+    finally:
+        await runtime.close()
+asyncio.run(main())
+"""
+    result = subprocess.run([str(BIN / "python"), "-c", code], env=server.env, capture_output=True, text=True, check=True)
+    path = Path(tempfile.mkstemp(suffix=".txt")[1])
+    path.write_text(result.stdout)
+    return path
+
+
+def measure(server: Server, script: str, connections: int, seconds: float) -> tuple[WrkResult, float]:
+    before = server.cpu_seconds()
+    result = run_wrk(server.url, script, connections=connections, seconds=seconds)
+    return result, server.cpu_seconds() - before
+
+
+def row(label: str, connections: int, result: WrkResult, cpu: float, raw: float) -> list[object]:
+    ok = result.requests - result.non2xx - result.errors
+    per_cpu = ok / cpu if cpu else 0.0
+    return [label, connections, result.rate, result.p50_ms, result.p99_ms, result.non2xx + result.errors, per_cpu, per_cpu / raw]
+
+
+HEADERS = ["grant", "conns", "req/s", "p50 ms", "p99 ms", "failed", "tokens per server CPU-s", "÷ raw signs/s"]
+
+
+def bench_backend(name: str, env: dict[str, str], seconds: float, raw: float) -> None:
+    rows: list[list[object]] = []
+    with token_service(env, workers=1) as server:
+        client = json.loads(server.cli("clients", "add", "--grant", "client_credentials", "--grant", "refresh_token", "--scope", "notes:read", "--audience", AUDIENCE))
+        script = client_credentials_script(client["client_id"], client["client_secret"])
+        run_wrk(server.url, script, connections=8, seconds=2)  # warm-up
+        for connections in (1, 8, 32):
+            result, cpu = measure(server, script, connections, seconds)
+            rows.append(row("client_credentials", connections, result, cpu, raw))
+        public = json.loads(server.cli("clients", "add", "--grant", "authorization_code", "--grant", "refresh_token", "--public",
+                                       "--redirect-uri", "http://127.0.0.1:9/cb", "--scope", "notes:read offline_access", "--audience", AUDIENCE))
+        for connections in (8, 32):
+            tokens = make_refresh_tokens(server, public["client_id"], int(seconds * 900) + 500)
+            body = "grant_type=refresh_token&refresh_token=%s&client_id=%s"
+            result, cpu = measure(server, single_use_script(tokens, body, public["client_id"]), connections, seconds)
+            rows.append(row("refresh_token", connections, result, cpu, raw))
+            tokens.unlink()
+    print(f"\n## {name}, 1 worker\n")
+    print(table(HEADERS, rows))
+
+
+def bench_all_cores(env: dict[str, str], seconds: float, raw: float) -> None:
+    cores = os.cpu_count() or 1
+    with token_service(env, workers=cores) as server:
+        client = json.loads(server.cli("clients", "add", "--grant", "client_credentials", "--scope", "notes:read", "--audience", AUDIENCE))
+        script = client_credentials_script(client["client_id"], client["client_secret"])
+        run_wrk(server.url, script, connections=16, seconds=2)
+        result, cpu = measure(server, script, 32, seconds)
+    capacity = cores * raw
+    print(f"\n## client_credentials, production settings: {cores} workers on PostgreSQL + Redis, 32 connections\n")
+    print(table(
+        ["tokens/s", "machine raw signs/s (cores × raw)", "share of capacity", "server CPU-s", "wrk CPU-s", "wrk share of CPU"],
+        [[result.rate, capacity, result.rate / capacity, cpu, result.wrk_cpu_seconds, result.wrk_cpu_seconds / (cpu + result.wrk_cpu_seconds)]],
+    ))
+
+
+def postgres_env() -> dict[str, str]:
+    import asyncpg
+
+    name = f"bench_{secrets.token_hex(4)}"
+
+    async def create() -> None:
+        connection = await asyncpg.connect(host="127.0.0.1", user="postgres", database="postgres")
+        await connection.execute(f'CREATE DATABASE "{name}"')
+        await connection.close()
+
+    asyncio.run(create())
+    kek = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("=")
+    return {
+        "TOKEN_SERVICE_DATABASE_URL": f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}",
+        "TOKEN_SERVICE_KEY_ENCRYPTION_KEY": kek,
+        "TOKEN_SERVICE_REDIS_URL": "redis://127.0.0.1:6379/0",
+        "TOKEN_SERVICE_REDIS_PREFIX": f"{name}:",
+    }
+
+
+def drop_postgres(env: dict[str, str]) -> None:
+    import asyncpg
+
+    name = env["TOKEN_SERVICE_DATABASE_URL"].rsplit("/", 1)[1]
+
+    async def drop() -> None:
+        connection = await asyncpg.connect(host="127.0.0.1", user="postgres", database="postgres")
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await connection.close()
+
+    asyncio.run(drop())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
+    args = parser.parse_args()
+    raw = raw_sign_rate()
+    print(f"raw RSA-2048 signing rate (cryptography, one core): {raw:.0f} signs/s ({1e6 / raw:.0f} µs each); cores: {os.cpu_count()}")
+    env_log = {"TOKEN_SERVICE_LOG_FORMAT": "json"}
+    if args.backend in ("sqlite", "both"):
+        bench_backend("SQLite + in-process store", env_log, args.seconds, raw)
+    if args.backend in ("postgres", "both"):
+        env = {**env_log, **postgres_env()}
+        try:
+            bench_backend("PostgreSQL + Redis", env, args.seconds, raw)
+            bench_all_cores(env, args.seconds, raw)
+        finally:
+            drop_postgres(env)
+
+
+if __name__ == "__main__":
+    main()
