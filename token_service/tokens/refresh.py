@@ -72,6 +72,17 @@ class RefreshContext:
     auth_time: int
 
 
+@dataclass(frozen=True)
+class UsableRefreshToken:
+    """A stored refresh token that can still be redeemed, as introspection describes it."""
+
+    client_id: str
+    user_id: str
+    scope: str
+    issued_at: int
+    expires_at: int  # the idle expiry, already capped by the family's absolute expiry
+
+
 # Builds the new token response given the context and the new refresh token (or None).
 ResponseBuilder = Callable[[RefreshContext, str], Awaitable[dict[str, Any]]]
 
@@ -201,6 +212,20 @@ class RefreshTokens:
         async with self._sessions() as session:
             row = await session.get(RefreshTokenRow, hash_token(token))
             return await session.get(RefreshFamilyRow, row.family_id) if row is not None else None
+
+    async def usable(self, token: str) -> UsableRefreshToken | None:
+        """The token's grant if a refresh with it would rotate now: not rotated, expired or revoked."""
+        if len(token) > 200:
+            return None
+        now = int(time.time())
+        async with self._sessions() as session:
+            row = await session.get(RefreshTokenRow, hash_token(token))
+            family = await session.get(RefreshFamilyRow, row.family_id) if row is not None else None
+        if row is None or family is None or family.revoked_at is not None or row.rotated_at is not None:
+            return None
+        if now >= family.expires_at or now >= row.expires_at:
+            return None
+        return UsableRefreshToken(family.client_id, family.user_id, row.scope, row.created_at, row.expires_at)
 
     async def active_families(self, user_id: str) -> list[str]:
         async with self._sessions() as session:

@@ -1,0 +1,31 @@
+"""Token revocation (RFC 7009): a client ends a refresh token's grant or an access token early."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Response, post
+from litestar.datastructures import State
+
+from token_service.clients.authentication import authenticate_client, read_credentials
+from token_service.endpoints.responses import NO_STORE
+from token_service.errors import InvalidRequest
+from token_service.http.forms import read_form
+from token_service.runtime import Runtime
+from token_service.tokens.issued import IssuedTokens
+
+
+@post("/revoke", status_code=200, summary="Token revocation (RFC 7009)")
+async def revoke(request: Request[Any, Any, State], state: State) -> Response[bytes]:
+    runtime: Runtime = state.runtime
+    issued: IssuedTokens = state.issued_tokens
+    params = await read_form(request)
+    # RFC 7009 §2.1: confidential clients authenticate; a public client identifies itself
+    # with client_id and may revoke only its own tokens.
+    client = await authenticate_client(runtime.clients, read_credentials(request.headers.get("authorization"), params))
+    token = params.get("token")
+    if token is None:
+        raise InvalidRequest("token is required (RFC 7009 §2.1)")
+    await issued.revoke(token, client, params.get("token_type_hint"))
+    # RFC 7009 §2.2: 200 whether or not anything was revoked; an invalid token is no error.
+    return Response(content=b"", status_code=200, headers=NO_STORE)
