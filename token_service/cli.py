@@ -211,6 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     keys = sub.add_parser("keys", help="signing keys").add_subparsers(dest="keys_command", required=True)
     command("new-kek", cmd_keys_new_kek, "print a new random key-encryption key for TOKEN_SERVICE_KEY_ENCRYPTION_KEY", keys)
+    from token_service.users.cli import register as register_users; register_users(sub)  # noqa: E702  (imported here: users.cli imports this module)
     return parser
 
 

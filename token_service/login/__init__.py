@@ -1,0 +1,1 @@
+"""Signing people in: upstream connectors, browser sessions, pending authorization requests."""

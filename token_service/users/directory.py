@@ -1,0 +1,247 @@
+"""The users the service owns, and how logins map onto them.
+
+Local password users live on the `users` row alone (username and password hash) and have
+no identity row: the account is the row, whichever password upstream (if any) is
+configured and whatever it is named. Every upstream login (OIDC, GitHub) goes through an
+identity row keyed by (upstream name, upstream subject), which is how a returning person
+is recognised. `identities.email` holds the e-mail that upstream said it verified at the
+last login (None otherwise); it is the evidence consulted before linking by e-mail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+import unicodedata
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from token_service.db.models import IdentityRow, UserRow
+from token_service.settings import TokenServiceSettings, UpstreamConfig
+from token_service.users.models import UpstreamProfile, User
+from token_service.users.passwords import check_password_policy, hash_password, needs_rehash, verify_password
+
+MAX_USERNAME_LENGTH = 200
+# A lost race on the (upstream, subject) constraint is resolved by re-reading; more than a
+# few rounds would mean something else is wrong, and looping forever would hide it.
+_LOGIN_ATTEMPTS = 3
+
+
+class UserDirectoryError(ValueError):
+    """A request the directory refuses; the message says why and what to do."""
+
+
+class UsernameTakenError(UserDirectoryError):
+    pass
+
+
+class InvalidUsernameError(UserDirectoryError):
+    pass
+
+
+def normalize_username(username: str) -> str:
+    # NFKC + casefold so "Alice", "alice" and look-alike compatibility forms are one account,
+    # both when adding a user and when signing in.
+    name = unicodedata.normalize("NFKC", username).strip().casefold()
+    if not name:
+        raise InvalidUsernameError("the username is empty")
+    if len(name) > MAX_USERNAME_LENGTH:
+        raise InvalidUsernameError(f"the username has {len(name)} characters; at most {MAX_USERNAME_LENGTH} are allowed")
+    if any(unicodedata.category(ch).startswith(("C", "Z")) and ch != " " for ch in name):
+        raise InvalidUsernameError("the username contains control or separator characters")
+    return name
+
+
+def new_user_id() -> str:
+    return secrets.token_urlsafe(16)
+
+
+class UserDirectory:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], settings: TokenServiceSettings) -> None:
+        self._sessions = sessions
+        self._settings = settings
+
+    async def get(self, user_id: str) -> User | None:
+        async with self._sessions() as session:
+            row = await session.get(UserRow, user_id)
+            return User.from_row(row) if row is not None else None
+
+    async def list_users(self) -> list[User]:
+        async with self._sessions() as session:
+            rows = (await session.execute(select(UserRow).order_by(UserRow.created_at, UserRow.id))).scalars()
+            return [User.from_row(row) for row in rows]
+
+    async def add_local_user(self, username: str, password: str, email: str | None = None, name: str | None = None) -> User:
+        """A user who signs in with a password. The e-mail is recorded unverified: nobody proved it."""
+        normalized = normalize_username(username)
+        check_password_policy(password)
+        password_hash = await asyncio.to_thread(hash_password, password)
+        now = int(time.time())
+        row = UserRow(
+            id=new_user_id(),
+            username=normalized,
+            password_hash=password_hash,
+            name=name,
+            email=email,
+            email_verified=False,
+            created_at=now,
+            updated_at=now,
+        )
+        try:
+            async with self._sessions.begin() as session:
+                session.add(row)
+        except IntegrityError:
+            raise UsernameTakenError(f"the username {normalized!r} is already taken") from None
+        return User.from_row(row)
+
+    async def set_password(self, user_id: str, password: str) -> None:
+        """Replace the user's password (argon2id); the user then signs in with the password connector."""
+        check_password_policy(password)
+        password_hash = await asyncio.to_thread(hash_password, password)
+        async with self._sessions.begin() as session:
+            changed = await session.execute(
+                update(UserRow).where(UserRow.id == user_id).values(password_hash=password_hash, updated_at=int(time.time()))
+            )
+        if changed.rowcount == 0:  # type: ignore[attr-defined]  # CursorResult of an UPDATE
+            raise UserDirectoryError(f"no user with id {user_id!r}; `token-service users add` creates one")
+
+    async def authenticate_password(self, username: str, password: str) -> User | None:
+        """The user when the password matches; None otherwise, after the same hashing work either way."""
+        try:
+            normalized = normalize_username(username)
+        except InvalidUsernameError:
+            normalized = None
+        row = None
+        if normalized is not None:
+            async with self._sessions() as session:
+                row = (await session.execute(select(UserRow).where(UserRow.username == normalized))).scalar_one_or_none()
+        stored = row.password_hash if row is not None else None
+        if not await asyncio.to_thread(verify_password, password, stored) or row is None or stored is None:
+            return None
+        if needs_rehash(stored):
+            new_hash = await asyncio.to_thread(hash_password, password)
+            async with self._sessions.begin() as session:
+                # Only replace the hash we verified, so a concurrent password change is not undone.
+                await session.execute(
+                    update(UserRow)
+                    .where(UserRow.id == row.id, UserRow.password_hash == stored)
+                    .values(password_hash=new_hash, updated_at=int(time.time()))
+                )
+        return User.from_row(row)
+
+    async def login_with_identity(self, profile: UpstreamProfile, upstream: UpstreamConfig) -> User:
+        """The user behind this upstream identity, created on first login; profile claims refreshed every time."""
+        if profile.upstream != upstream.name:
+            raise ValueError(f"profile from upstream {profile.upstream!r} passed with the settings of {upstream.name!r}")
+        if not profile.subject:
+            raise ValueError(f"upstream {upstream.name!r} gave an empty subject")
+        # Only an upstream the operator trusts to verify e-mail can make our `email_verified` true.
+        email_verified = bool(profile.email and profile.email_verified and upstream.verifies_email)
+        for _ in range(_LOGIN_ATTEMPTS):
+            user = await self._refresh_known_identity(profile, email_verified)
+            if user is not None:
+                return user
+            link_to = await self._account_to_link(profile, upstream, email_verified)
+            try:
+                return await self._create_identity(profile, email_verified, link_to)
+            except IntegrityError:
+                # A concurrent first login of the same identity committed first (or the user we
+                # meant to link to was removed); the next round finds what is there now.
+                continue
+        raise RuntimeError(f"could not record the login of {profile.upstream}:{profile.subject} after {_LOGIN_ATTEMPTS} attempts")
+
+    async def _refresh_known_identity(self, profile: UpstreamProfile, email_verified: bool) -> User | None:
+        now = int(time.time())
+        # The transaction starts with a write, not a read: on SQLite (WAL) a read transaction that
+        # later upgrades to a write fails instead of waiting when another writer committed meanwhile.
+        async with self._sessions.begin() as session:
+            user_id = (
+                await session.execute(
+                    update(IdentityRow)
+                    .where(IdentityRow.upstream == profile.upstream, IdentityRow.subject == profile.subject)
+                    .values(last_login_at=now, email=profile.email if email_verified else None)
+                    .returning(IdentityRow.user_id)
+                )
+            ).scalar_one_or_none()
+            if user_id is None:
+                return None
+            await session.execute(
+                update(UserRow)
+                .where(UserRow.id == user_id)
+                .values(name=profile.name, email=profile.email, email_verified=email_verified, updated_at=now)
+            )
+            row = await session.get(UserRow, user_id, populate_existing=True)
+            assert row is not None, "identities.user_id references users.id (ON DELETE CASCADE)"
+            return User.from_row(row)
+
+    async def _account_to_link(self, profile: UpstreamProfile, upstream: UpstreamConfig, email_verified: bool) -> str | None:
+        """The existing user this first login may join, under every condition of `link_accounts_by_email`.
+
+        Linking hands an existing account to whoever controls the e-mail address at this
+        upstream, so both sides must be vouched for: this upstream verifies e-mail and says
+        this address is verified, and the existing account's address is verified and was
+        vouched for by an upstream that verifies e-mail (a local user's typed-in address never is).
+        """
+        if not (self._settings.link_accounts_by_email and upstream.verifies_email and email_verified and profile.email):
+            return None
+        vouching = [u.name for u in self._settings.upstreams if u.verifies_email]
+        async with self._sessions() as session:
+            user_ids = (
+                await session.execute(
+                    select(UserRow.id)
+                    .join(IdentityRow, IdentityRow.user_id == UserRow.id)
+                    .where(
+                        UserRow.email == profile.email,
+                        UserRow.email_verified.is_(True),
+                        IdentityRow.email == profile.email,
+                        IdentityRow.upstream.in_(vouching),
+                    )
+                    .distinct()
+                )
+            ).scalars().all()
+        # Two accounts already share the address (linking was off when they were made): picking
+        # one would be a guess, so the login gets an account of its own.
+        return user_ids[0] if len(user_ids) == 1 else None
+
+    async def _create_identity(self, profile: UpstreamProfile, email_verified: bool, link_to: str | None) -> User:
+        now = int(time.time())
+        async with self._sessions.begin() as session:
+            if link_to is None:
+                user_id = new_user_id()
+                session.add(
+                    UserRow(
+                        id=user_id,
+                        username=None,
+                        password_hash=None,
+                        name=profile.name,
+                        email=profile.email,
+                        email_verified=email_verified,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
+                await session.flush()
+            else:
+                user_id = link_to
+                await session.execute(
+                    update(UserRow)
+                    .where(UserRow.id == user_id)
+                    .values(name=profile.name, email=profile.email, email_verified=email_verified, updated_at=now)
+                )
+            session.add(
+                IdentityRow(
+                    user_id=user_id,
+                    upstream=profile.upstream,
+                    subject=profile.subject,
+                    email=profile.email if email_verified else None,
+                    created_at=now,
+                    last_login_at=now,
+                )
+            )
+            await session.flush()
+            row = await session.get(UserRow, user_id, populate_existing=True)
+            assert row is not None, "the identity insert above fails on the foreign key when the user is gone"
+            return User.from_row(row)
