@@ -16,6 +16,7 @@ from token_service.http.forms import read_form
 from token_service.login.connectors.base import UpstreamError
 from token_service.login.pages import error_page, login_page
 from token_service.login.transactions import LoginTransaction, csrf_matches
+from token_service.observability.access import note_request
 from token_service.runtime import Runtime
 from token_service.settings import UpstreamConfig
 
@@ -45,7 +46,13 @@ def render_login(runtime: Runtime, tx: LoginTransaction, *, error: str | None = 
     )
 
 
+def count_login(http: Request[Any, Any, State], upstream: str, outcome: str) -> None:
+    http.app.state.metrics.logins.labels(upstream, outcome).inc()
+    note_request(upstream=upstream, login=outcome)
+
+
 async def signed_in(runtime: Runtime, http: Request[Any, Any, State], tx: LoginTransaction, user_id: str, upstream: str) -> Response[Any]:
+    count_login(http, upstream, "success")
     # A fresh session id at every login: a planted cookie never becomes authenticated (session fixation).
     await runtime.browser_sessions.end(http.cookies.get(runtime.browser_sessions.cookie_name))
     session_id = await runtime.browser_sessions.create(user_id, upstream)
@@ -85,11 +92,13 @@ async def password_login(request: Request[Any, Any, State], state: State) -> Res
     password = form.get("password", "")[:1024]
     limited = await runtime.login_limits.check(client_ip(request), username)
     if limited is not None:
+        count_login(request, upstream.name, "rate_limited")
         await runtime.transactions.with_error(transaction, f"Too many attempts. Try again in {limited} seconds.")
         return Redirect(path=f"/login?tx={transaction.id}", status_code=303, headers={"Retry-After": str(limited)})
     user = await runtime.users.authenticate_password(username, password)
     if user is None:
         log.info("password login failed")
+        count_login(request, upstream.name, "failure")
         # The same answer for an unknown user and a wrong password.
         await runtime.transactions.with_error(transaction, LOGIN_FAILED)
         return Redirect(path=f"/login?tx={transaction.id}", status_code=303)
@@ -149,6 +158,7 @@ async def upstream_callback(request: Request[Any, Any, State], state: State, nam
         profile = await connector.complete(callback_url(runtime, name), params, record["saved"])
     except UpstreamError as exc:
         log.info("upstream %s login failed: %s", name, exc)
+        count_login(request, name, "failure")
         return error_page("Sign-in failed", f"{connector.display_name} did not confirm who you are: {exc}", status_code=400)
     upstream = next(u for u in runtime.settings.upstreams if u.name == name)
     user = await runtime.users.login_with_identity(profile, upstream)

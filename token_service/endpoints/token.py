@@ -16,6 +16,7 @@ from token_service.grants.authorization_code import authorization_code_grant
 from token_service.grants.client_credentials import client_credentials_grant
 from token_service.grants.refresh_token import refresh_token_grant
 from token_service.http.forms import read_form
+from token_service.observability.access import note_request
 from token_service.runtime import Runtime
 
 Grant = Callable[[Runtime, Client, dict[str, str]], Awaitable[dict[str, Any]]]
@@ -34,12 +35,16 @@ async def token_endpoint(request: Request[Any, Any, State], state: State) -> Res
     params = await read_form(request)
     credentials = read_credentials(request.headers.get("authorization"), params)
     client = await authenticate_client(runtime.clients, credentials)
+    note_request(client_id=client.client_id)
     grant_type = params.get("grant_type")
     if grant_type is None:
         raise InvalidRequest("grant_type is required")
     grant = GRANTS.get(grant_type)
     if grant is None:
         raise UnsupportedGrantType(f"grant_type {grant_type[:60]!r} is not supported; supported: {', '.join(sorted(GRANTS))}")
+    note_request(grant_type=grant_type)
     if grant_type not in client.grant_types:
         raise UnauthorizedClient(f"client {client.client_id!r} is not registered for grant_type {grant_type!r}")
-    return no_store_json(await grant(runtime, client, params))
+    body = await grant(runtime, client, params)
+    state.metrics.tokens_issued.labels(grant_type, client.client_id).inc()
+    return no_store_json(body)

@@ -12,6 +12,8 @@ from token_service.endpoints.responses import NO_STORE, json_response
 from token_service.backends import RETRY_AFTER, is_backend_outage
 from token_service.errors import OAuthError, TemporarilyUnavailable
 from token_service.login.pages import error_page
+from token_service.observability.access import note_request
+from token_service.observability.metrics import metrics_of
 
 PAGE_PATHS = frozenset({"/authorize", "/authorize/continue", "/login", "/consent", "/logout"})
 
@@ -20,8 +22,17 @@ log = logging.getLogger("token_service.errors")
 _HTTP_ERROR_CODES = {404: "not_found", 405: "method_not_allowed", 413: "invalid_request", 429: "slow_down"}
 
 
+def note_rejection(request: Request[Any, Any, Any], error: str, reason: str) -> None:
+    """Every rendered error reaches the request's access-log event and the token-error counter."""
+    # Descriptions are written for the client and never quote a credential.
+    note_request(error=error, reason=reason)
+    metrics = metrics_of(request.app.state)
+    if metrics is not None and request.url.path == "/token":
+        metrics.token_errors.labels(error).inc()
+
+
 def oauth_error_handler(request: Request[Any, Any, Any], exc: OAuthError) -> Response[Any]:
-    log.info("request rejected: %s (%s) on %s", exc.error, exc.description, request.url.path)
+    note_rejection(request, exc.error, exc.description)
     if request.url.path in PAGE_PATHS or request.url.path.startswith(("/login/", "/callback/")):
         # A person is looking at this one: an HTML page, with the same status and headers.
         response = error_page("Temporarily unavailable" if exc.status_code == 503 else "Request failed", exc.description, status_code=exc.status_code)
@@ -35,6 +46,7 @@ def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> R
     if status >= 500:
         return unexpected_error_handler(request, exc)
     code = _HTTP_ERROR_CODES.get(status, "invalid_request")
+    note_rejection(request, code, str(exc.detail))
     headers = {k: v for k, v in (exc.headers or {}).items()}
     return json_response({"error": code, "error_description": str(exc.detail)}, status_code=status, headers={**NO_STORE, **headers})
 
@@ -46,6 +58,7 @@ def unexpected_error_handler(request: Request[Any, Any, Any], exc: Exception) ->
         return oauth_error_handler(request, unavailable)
     # Logged with the traceback for operators; the client gets a standard body, never the trace.
     log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    note_rejection(request, "server_error", type(exc).__name__)
     return json_response(
         {"error": "server_error", "error_description": "an unexpected error occurred; it has been logged"},
         status_code=500,

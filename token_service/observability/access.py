@@ -1,0 +1,108 @@
+"""One ASGI wrapper per app: request id, per-request log context, access log, latency.
+
+It wraps Litestar's whole ASGI handler (not a route middleware), so requests that match
+no route are logged and measured too. Endpoints add what only they know (client_id,
+grant_type, the OAuth error) with `note_request`.
+"""
+
+from __future__ import annotations
+
+import time
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import structlog
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from token_service.observability.request_id import HEADER, incoming_request_id, new_request_id
+
+log = structlog.get_logger("token_service.access")
+
+UNMATCHED_ROUTE = "unmatched"
+_MAX_PATH = 200
+
+
+class RequestObserver(Protocol):
+    def observe_request(self, method: str, route: str, status: int, seconds: float) -> None: ...
+
+
+@dataclass
+class RequestFacts:
+    """What endpoints learned about the request, for its access-log event."""
+
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+_current: ContextVar[RequestFacts | None] = ContextVar("token_service_request_facts", default=None)
+
+
+def note_request(**fields: Any) -> None:
+    """Attach fields to this request's access-log event and to its later log lines.
+
+    Never pass a credential: values here are logged (and redacted only as a safety net).
+    """
+    facts = _current.get()
+    if facts is not None:
+        facts.fields.update(fields)
+    structlog.contextvars.bind_contextvars(**fields)
+
+
+def route_of(scope: Scope) -> str:
+    # The template (`/login/{name}`), never the raw path: bounded label cardinality.
+    template = scope.get("path_template")
+    return template if scope.get("route_handler") is not None and template else UNMATCHED_ROUTE
+
+
+def outcome_of(status: int) -> str:
+    if status < 400:
+        return "ok"
+    return "rejected" if status < 500 else "error"
+
+
+def request_observation(app: ASGIApp, observer: RequestObserver | None) -> ASGIApp:
+    async def observed(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        request_id = incoming_request_id(scope["headers"]) or new_request_id()
+        facts = RequestFacts()
+        facts_token = _current.set(facts)
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        status = 500  # what the client sees if the app fails before answering
+        started = time.perf_counter()
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != HEADER]
+                message["headers"] = [*headers, (HEADER, request_id.encode())]
+            await send(message)
+
+        try:
+            await app(scope, receive, send_with_id)
+        finally:
+            seconds = time.perf_counter() - started
+            route = route_of(scope)
+            if observer is not None:
+                observer.observe_request(scope["method"], route, status, seconds)
+            event = {
+                "method": scope["method"],
+                # The path only: codes, tokens and state travel in the query string.
+                "path": scope["path"][:_MAX_PATH],
+                "route": route,
+                "status": status,
+                "duration_ms": round(seconds * 1000, 2),
+                "outcome": outcome_of(status),
+                **facts.fields,
+            }
+            if status >= 500:
+                log.error("request", **event)
+            else:
+                log.info("request", **event)
+            structlog.contextvars.clear_contextvars()
+            _current.reset(facts_token)
+
+    return observed

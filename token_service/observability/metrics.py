@@ -1,0 +1,94 @@
+"""Prometheus metrics of one token-service app, on its own registry (see shared.metrics).
+
+Counters are incremented where the events happen (token endpoint, logins, JWKS); key
+states and ages are computed at scrape time from the runtime's current key snapshot,
+so they are never stale and need no background task.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+
+from litestar import Response, get
+from litestar.datastructures import State
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from shared.metrics import exposition
+from token_service.keys.keyring import KeySnapshot
+
+KEY_STATES = ("pending", "active", "retired", "revoked")
+
+SnapshotSource = Callable[[], KeySnapshot | None]
+
+
+class KeyStateCollector(Collector):
+    def __init__(self) -> None:
+        self.source: SnapshotSource = lambda: None
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        snapshot = self.source()
+        states = GaugeMetricFamily("token_service_signing_keys", "Signing keys by lifecycle state", labels=["state"])
+        counts = {state: 0 for state in KEY_STATES}
+        for key in snapshot.keys if snapshot is not None else ():
+            counts[key.state] = counts.get(key.state, 0) + 1
+        for state, count in counts.items():
+            states.add_metric([state], count)
+        yield states
+        if snapshot is None or snapshot.signer_kid is None:
+            return
+        active = next(k for k in snapshot.keys if k.kid == snapshot.signer_kid)
+        since = active.activated_at or active.created_at
+        yield GaugeMetricFamily(
+            "token_service_active_key_age_seconds", "Seconds since the signing key became active", value=max(0.0, time.time() - since)
+        )
+
+
+class TokenServiceMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        # client_id is bounded by the registered clients; unauthenticated callers never reach it.
+        self.tokens_issued = Counter(
+            "token_service_tokens_issued", "Tokens issued by the token endpoint", ["grant", "client_id"], registry=self.registry
+        )
+        self.token_errors = Counter(
+            "token_service_token_errors", "Token endpoint errors by OAuth error code", ["error"], registry=self.registry
+        )
+        self.logins = Counter(
+            "token_service_logins", "Sign-in attempts by upstream and outcome", ["upstream", "outcome"], registry=self.registry
+        )
+        self.jwks_responses = Counter(
+            "token_service_jwks_responses", "JWKS responses by HTTP status (200, 304)", ["status"], registry=self.registry
+        )
+        self.requests = Counter(
+            "token_service_requests", "HTTP requests by route template and status", ["method", "route", "status"], registry=self.registry
+        )
+        self.request_duration = Histogram(
+            "token_service_request_duration_seconds",
+            "HTTP request latency by route template",
+            ["method", "route"],
+            registry=self.registry,
+        )
+        self._keys = KeyStateCollector()
+        self.registry.register(self._keys)
+
+    def watch_keys(self, source: SnapshotSource) -> None:
+        """Where the key gauges read the current snapshot (bound when the runtime opens)."""
+        self._keys.source = source
+
+    def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
+        self.requests.labels(method, route, str(status)).inc()
+        self.request_duration.labels(method, route).observe(seconds)
+
+
+def metrics_of(state: State) -> TokenServiceMetrics | None:
+    return state.get("metrics")
+
+
+@get("/metrics", summary="Prometheus metrics", include_in_schema=False)
+async def metrics_endpoint(state: State) -> Response[bytes]:
+    metrics: TokenServiceMetrics = state.metrics
+    body, content_type = exposition(metrics.registry)
+    return Response(content=body, media_type=content_type, headers={"Cache-Control": "no-store"})
