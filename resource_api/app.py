@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 import httpx
 from litestar import Litestar
+from litestar.datastructures import State
 from litestar.di import Provide
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,10 +17,12 @@ from resource_api.demo import demo_routes
 from resource_api.errors import exception_handlers
 from resource_api.health import healthz, readyz
 from resource_api.me import me
+from resource_api.metrics import metrics_endpoint, rejection_observer
 from resource_api.notes.controller import NotesController
 from resource_api.settings import ResourceApiSettings
 from shared import AccessTokenVerifier, JwksCache
 from shared.litestar import BearerAuthPlugin
+from shared.metrics import VerifierMetrics
 
 __all__ = ["PUBLIC_PATHS", "create_app"]
 
@@ -36,6 +39,7 @@ def create_app(settings: ResourceApiSettings, *, http_client: httpx.AsyncClient 
     verifier = AccessTokenVerifier(jwks, issuer=settings.issuer, audience=settings.audience, leeway=settings.leeway)
     engine = db.create_engine(settings.database_url)
     sessions = db.session_factory(engine)
+    metrics = VerifierMetrics(jwks, namespace="resource_api")
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
@@ -58,12 +62,16 @@ def create_app(settings: ResourceApiSettings, *, http_client: httpx.AsyncClient 
             yield session
 
     return Litestar(
-        route_handlers=[healthz, readyz, me, NotesController, *demo_routes(settings)],
+        route_handlers=[healthz, readyz, metrics_endpoint, me, NotesController, *demo_routes(settings)],
         dependencies={
             "jwks": Provide(provide_jwks, sync_to_thread=False),
             "db_session": Provide(provide_db_session),
         },
-        plugins=[BearerAuthPlugin(verifier, exclude=PUBLIC_PATHS)],
+        plugins=[BearerAuthPlugin(verifier, exclude=PUBLIC_PATHS, on_rejection=rejection_observer(metrics))],
+        state=State({"verifier_metrics": metrics}),
         exception_handlers=exception_handlers,
         lifespan=[lifespan],
+        # Logging belongs to the process (`resource-api serve`, `token-service dev`);
+        # Litestar's default would replace the root handler.
+        logging_config=None,
     )

@@ -15,7 +15,7 @@ is rendered by `token_rejected_response`: never a 500 for a bad token.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from litestar import Request, Response
@@ -36,6 +36,7 @@ __all__ = [
     "EXCLUDE_FROM_AUTH",
     "BearerAuthMiddleware",
     "BearerAuthPlugin",
+    "RejectionObserver",
     "requires_scope",
     "verified_claims",
 ]
@@ -43,6 +44,7 @@ __all__ = [
 #: Put `opt={EXCLUDE_FROM_AUTH: True}` on a handler that must stay public.
 EXCLUDE_FROM_AUTH = "exclude_from_auth"
 _REALM_KEY = "bearer_auth_realm"
+_OBSERVER_KEY = "bearer_auth_on_rejection"
 _RETRY_AFTER_SECONDS = "5"
 
 
@@ -90,7 +92,18 @@ def requires_scope(*scopes: str) -> Guard:
     return guard
 
 
+#: Called with every rejection before it is rendered (logs, metrics); never given the token.
+RejectionObserver = Callable[[Request[Any, Any, Any], "TokenRejected | KeySetUnavailable"], None]
+
+
+def _observe(request: Request[Any, Any, Any], exc: TokenRejected | KeySetUnavailable) -> None:
+    observer: RejectionObserver | None = request.app.state.get(_OBSERVER_KEY)
+    if observer is not None:
+        observer(request, exc)
+
+
 def token_rejected_response(request: Request[Any, Any, Any], exc: TokenRejected) -> Response[dict[str, str]]:
+    _observe(request, exc)
     realm = request.app.state.get(_REALM_KEY)
     body = {"error": exc.error, "error_description": exc.reason}
     if isinstance(exc, InsufficientScope):
@@ -102,7 +115,8 @@ def token_rejected_response(request: Request[Any, Any, Any], exc: TokenRejected)
     )
 
 
-def key_set_unavailable_response(_: Request[Any, Any, Any], exc: KeySetUnavailable) -> Response[dict[str, str]]:
+def key_set_unavailable_response(request: Request[Any, Any, Any], exc: KeySetUnavailable) -> Response[dict[str, str]]:
+    _observe(request, exc)
     return Response(
         {"error": exc.error, "error_description": f"access tokens cannot be checked right now: {exc.reason}"},
         status_code=exc.status_code,
@@ -113,10 +127,18 @@ def key_set_unavailable_response(_: Request[Any, Any, Any], exc: KeySetUnavailab
 class BearerAuthPlugin(InitPlugin):
     """Installs the middleware, the `claims` dependency and the error renderers."""
 
-    def __init__(self, verifier: AccessTokenVerifier, *, exclude: Sequence[str] = (), realm: str | None = None) -> None:
+    def __init__(
+        self,
+        verifier: AccessTokenVerifier,
+        *,
+        exclude: Sequence[str] = (),
+        realm: str | None = None,
+        on_rejection: RejectionObserver | None = None,
+    ) -> None:
         self.verifier = verifier
         self.exclude = list(exclude)
         self.realm = realm
+        self.on_rejection = on_rejection
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         app_config.middleware.append(
@@ -126,4 +148,5 @@ class BearerAuthPlugin(InitPlugin):
         app_config.exception_handlers[TokenRejected] = token_rejected_response
         app_config.exception_handlers[KeySetUnavailable] = key_set_unavailable_response
         app_config.state[_REALM_KEY] = self.realm
+        app_config.state[_OBSERVER_KEY] = self.on_rejection
         return app_config
