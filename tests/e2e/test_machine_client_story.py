@@ -6,7 +6,6 @@ client, and the resource API finds the keys through discovery — no shared secr
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,17 +16,8 @@ from authlib.integrations.httpx_client import OAuth2Client
 
 from resource_api.app import create_app as create_resource_app
 from resource_api.settings import ResourceApiSettings
-from tests.support.live_server import LiveServer, free_port, live_server
+from tests.support.live_server import LiveServer, free_port, live_server, wait_ready
 from tests.support.token_service import RunningTokenService, issuer_settings, running_token_service
-
-
-def wait_ready(url: str, timeout: float = 15) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if httpx.get(f"{url}/readyz").status_code == 200:
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"{url} did not become ready")
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import httpx
 import uvicorn
 
 
@@ -42,6 +43,16 @@ class LiveServer:
     def stop(self) -> None:
         self._server.should_exit = True
         self._thread.join(timeout=10)
+
+
+def wait_ready(url: str, timeout: float = 15) -> None:
+    """Until `{url}/readyz` answers 200 (a resource API has loaded its issuer's JWKS)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if httpx.get(f"{url}/readyz").status_code == 200:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"{url} did not become ready")
 
 
 @contextmanager
