@@ -8,7 +8,6 @@ and a printout whose commands work exactly as printed.
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import secrets
 import signal
@@ -26,6 +25,7 @@ from resource_api.settings import ResourceApiSettings
 from token_service.app import create_app
 from token_service.clients.registry import ClientRegistry
 from token_service.clients.secrets import generate_client_secret, hash_client_secret
+from token_service.observability.logging import configure_logging
 from token_service.db.models import ClientRow
 from token_service.runtime import Runtime, open_runtime
 from token_service.settings import TokenServiceSettings, UpstreamConfig
@@ -160,13 +160,13 @@ async def _start(server: _Server, sock: socket.socket) -> asyncio.Task[None]:
 
 
 async def serve_both(settings: TokenServiceSettings, sockets: list[socket.socket], on_ready: Callable[[], None]) -> None:
-    token_server = _Server(uvicorn.Config(create_app(settings), log_level="warning"))
+    token_server = _Server(uvicorn.Config(create_app(settings), log_level="warning", log_config=None))
     resource_settings = ResourceApiSettings(
         issuer=settings.issuer,
         audience=RESOURCE_API_URL,
         database_url=f"sqlite+aiosqlite:///{(settings.data_dir / 'resource-api-notes.db').as_posix()}",
     )
-    resource_server = _Server(uvicorn.Config(create_resource_app(resource_settings), log_level="warning"))
+    resource_server = _Server(uvicorn.Config(create_resource_app(resource_settings), log_level="warning", log_config=None))
     servers = (token_server, resource_server)
     loop = asyncio.get_running_loop()
 
@@ -187,8 +187,8 @@ async def serve_both(settings: TokenServiceSettings, sockets: list[socket.socket
 
 
 def run_dev(settings: TokenServiceSettings) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     settings = dev_settings(settings)
+    configure_logging(settings.log_format)
     sockets: list[socket.socket] = []
     for port in (settings.port, RESOURCE_API_PORT):
         try:
