@@ -233,7 +233,9 @@ class JwksCache:
                 f"the token has no kid header and the JWKS of {self.issuer} holds {len(self.key_ids)} keys "
                 f"({known}); the issuer must name the signing key"
             )
-        return f"kid {kid!r} is not in the JWKS of {self.issuer} (known kids: {known})"
+        # The kid comes from the token: shorten it, so a hostile one cannot flood logs or headers.
+        shown = repr(kid) if len(kid) <= 80 else repr(kid[:77]) + "..."
+        return f"kid {shown} is not in the JWKS of {self.issuer} (known kids: {known})"
 
     async def _freshen(self, now: float) -> None:
         if self._key_set is None or now > self._expires_at + self._max_stale:

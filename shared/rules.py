@@ -13,6 +13,7 @@ trusted in `verify` before the signature has been checked.
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import re
@@ -28,7 +29,7 @@ from joserfc.jwk import RSAKey
 from .claims import AccessTokenClaims
 from .errors import InsufficientScope, InvalidToken
 
-__all__ = ["RULES", "KeyResolver", "Policy", "Rule", "TokenUnderCheck"]
+__all__ = ["RULES", "KeyResolver", "Policy", "Rule", "TokenUnderCheck", "is_numeric_date", "strict_json"]
 
 # RFC 9068 §2.1; RFC 7515 §4.1.9 lets the "application/" prefix be dropped and
 # media types compare case-insensitively.
@@ -125,16 +126,22 @@ def _timestamp(value: float) -> str:
         return _shown(value)
 
 
-def _is_number(value: Any) -> bool:
-    # bool is an int in Python but not a NumericDate (RFC 7519 §2).
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+def is_numeric_date(value: Any) -> bool:
+    """A usable RFC 7519 §2 NumericDate: a finite number that is not a bool."""
+    # bool is an int in Python but not a NumericDate.
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int too large for a float (e.g. exp = 10**400) is no date either
+        return False
 
 
 def _numeric_date(claims: Mapping[str, Any], name: str, rule: str) -> float | None:
     value = claims.get(name)
     if value is None:
         return None
-    if not _is_number(value):
+    if not is_numeric_date(value):
         raise _reject(rule, f"{name} must be a number of seconds since 1970 (NumericDate), got {type(value).__name__} {_shown(value)}")
     return float(value)
 
@@ -177,6 +184,36 @@ def _format_problem(token: str) -> str:
     return "the token is not a compact JWS"
 
 
+class DuplicateMember(ValueError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"member {name!r} appears more than once")
+        self.name = name
+
+
+def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    members: dict[str, Any] = {}
+    for name, value in pairs:
+        if name in members:
+            raise DuplicateMember(name)
+        members[name] = value
+    return members
+
+
+def _reject_json_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def strict_json(text: str | bytes) -> Any:
+    """JSON as a JWT must be: no repeated member names, no NaN or Infinity.
+
+    RFC 7515 §5.2 and RFC 7519 §7.2 make a JOSE header or claims set with duplicate
+    member names invalid (or only valid with last-wins parsing, which is exactly how
+    two parsers come to disagree about the same token: RFC 8725 §2.7). Raises
+    DuplicateMember or another ValueError.
+    """
+    return json.loads(text, object_pairs_hook=_unique_members, parse_constant=_reject_json_constant)
+
+
 def check_header(t: TokenUnderCheck) -> str:
     assert t.token_bytes is not None
     try:
@@ -186,6 +223,14 @@ def check_header(t: TokenUnderCheck) -> str:
     header = compact.headers()
     if not isinstance(header, dict):
         raise _reject("header", "the header is not a JSON object")
+    # joserfc parses the header with last-wins json.loads; parse it again refusing
+    # duplicates, so {"alg":"none","alg":"RS256"} cannot mean two things.
+    try:
+        strict_json(base64.urlsafe_b64decode(t.token_bytes.split(b".", 1)[0] + b"==="))
+    except DuplicateMember as exc:
+        raise _reject("header", f"the header repeats the {exc.name!r} member (RFC 7515 §5.2)") from None
+    except ValueError:
+        raise _reject("header", "the header is not valid JSON") from None
     t.compact = compact
     t.header = header
     return f"header names {', '.join(sorted(header))}"
@@ -224,6 +269,14 @@ def check_critical_headers(t: TokenUnderCheck) -> str:
         raise _reject("crit", f"the header lists critical extensions {_shown(crit)}, which this verifier does not support")
     if "b64" in t.header and t.header["b64"] is not True:
         raise _reject("crit", "unencoded payloads (RFC 7797 b64) are not accepted for access tokens")
+    if "zip" in t.header:
+        # zip is a JWE parameter (RFC 7516 §4.1.3); in a JWS it could only be a way to
+        # smuggle a payload that one reader inflates and another does not (RFC 8725 §3.6).
+        raise _reject("crit", f"compressed payloads (zip {_shown(t.header['zip'])}) are not accepted; zip belongs to JWE")
+    if "cty" in t.header:
+        # RFC 7519 §5.2: cty only marks nested JWTs, and an access token is never nested
+        # (RFC 8725 §3.11: one token, one explicit type).
+        raise _reject("crit", f"cty {_shown(t.header['cty'])} marks a nested or non-JWT payload; access tokens are not nested")
     # jku, x5u, jwk and x5c are never consulted: keys come only from the configured issuer's JWKS.
     return "no critical extensions"
 
@@ -231,7 +284,9 @@ def check_critical_headers(t: TokenUnderCheck) -> str:
 async def check_kid(t: TokenUnderCheck) -> str:
     assert t.header is not None
     kid = t.header.get("kid")
-    if kid is not None and not isinstance(kid, str):
+    # An explicit "kid": null is a wrong type, not a missing kid (which the cache
+    # tolerates for single-key sets).
+    if "kid" in t.header and not isinstance(kid, str):
         raise _reject("kid", f"kid must be a string, got {_shown(kid)}")
     t.key = await t.keys.get_key(kid)
     return f"key {t.key.kid} is in the JWKS of {t.keys.issuer}"
@@ -252,14 +307,12 @@ def check_signature(t: TokenUnderCheck) -> str:
     return f"signature verified with key {kid}"
 
 
-def _reject_json_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
 def check_payload(t: TokenUnderCheck) -> str:
     assert t.compact is not None
     try:
-        claims = json.loads(t.compact.payload, parse_constant=_reject_json_constant)
+        claims = strict_json(t.compact.payload)
+    except DuplicateMember as exc:
+        raise _reject("payload", f"the payload repeats the {exc.name!r} claim (RFC 7519 §4)") from None
     except ValueError:
         raise _reject("payload", "the payload is not valid JSON") from None
     if not isinstance(claims, dict):

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared.errors import InsufficientScope, KeySetUnavailable
-from shared.rules import ACCESS_TOKEN_TYPES
+from shared.rules import ACCESS_TOKEN_TYPES, is_numeric_date
 from shared.verifier import Evaluation, RuleResult
 from token_service.diagnostics.durations import human_seconds, utc_text
 from token_service.diagnostics.spelling import spelling_difference
@@ -173,7 +173,8 @@ def _audience_hint(aud: Any, expected: str) -> str:
 
 
 def _number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    # The verifier's own test, so a hint never does arithmetic on inf or on an int too big for a float.
+    return is_numeric_date(value)
 
 
 def fix_hints(token: UnverifiedToken, evaluation: Evaluation, context: Context) -> list[str]:
