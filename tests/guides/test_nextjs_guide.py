@@ -122,6 +122,11 @@ def test_auth_js_flow_yields_an_access_token_the_api_accepts(setup: tuple[Flow, 
     me = httpx.get(f"{api_url}/me", headers={"Authorization": f"Bearer {result['access_token']}"}).json()
     assert me["sub"] == user_id
 
+    # The mistake the guide warns about: the ID token is for the app, not for the API.
+    wrong = httpx.get(f"{api_url}/notes", headers={"Authorization": f"Bearer {result['id_token']}"})
+    assert wrong.status_code == 401
+    assert "send the access token" in wrong.headers["www-authenticate"]
+
 
 def test_a_code_from_a_tampered_verifier_is_refused(setup: tuple[Flow, str, str]) -> None:
     flow, _, _ = setup

@@ -72,6 +72,7 @@ async function exchange(callbackUrl, codeVerifier, nonce, state) {
     access_token: tokens.access_token,
     token_type: tokens.token_type,
     scope: tokens.scope,
+    id_token: tokens.id_token,
     id_token_claims: claims,
     userinfo,
     refreshed_access_token: refreshed.access_token,
