@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import structlog
+import logging
 from litestar import Request, Response, get
 from litestar.datastructures import State
 
@@ -18,13 +18,15 @@ from shared.metrics import VerifierMetrics, exposition
 
 __all__ = ["metrics_endpoint", "rejection_observer"]
 
-log = structlog.get_logger("resource_api.auth")
+# stdlib: the host process decides where logs go (see token_service.observability.logging).
+log = logging.getLogger("resource_api.auth")
 
 
 def rejection_observer(metrics: VerifierMetrics) -> RejectionObserver:
     def observe(request: Request[Any, Any, Any], exc: TokenRejected | KeySetUnavailable) -> None:
         metrics.rejected(exc)
-        log.info("token rejected", rule=exc.rule, error=exc.error, reason=exc.reason, method=request.method, path=request.url.path)
+        fields = {"rule": exc.rule, "error": exc.error, "reason": exc.reason, "method": request.method, "path": request.url.path}
+        log.info("token rejected", extra=fields)
 
     return observe
 

@@ -7,6 +7,7 @@ grant_type, the OAuth error) with `note_request`.
 
 from __future__ import annotations
 
+import logging
 import time
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -17,7 +18,10 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from token_service.observability.request_id import HEADER, incoming_request_id, new_request_id
 
-log = structlog.get_logger("token_service.access")
+# A stdlib logger, not structlog's: an app embedded without `configure_logging` (tests,
+# other hosts) then follows the host's logging instead of printing to stdout. Once
+# configured, the fields arrive as structured keys through ExtraAdder.
+log = logging.getLogger("token_service.access")
 
 UNMATCHED_ROUTE = "unmatched"
 _MAX_PATH = 200
@@ -98,10 +102,7 @@ def request_observation(app: ASGIApp, observer: RequestObserver | None) -> ASGIA
                 "outcome": outcome_of(status),
                 **facts.fields,
             }
-            if status >= 500:
-                log.error("request", **event)
-            else:
-                log.info("request", **event)
+            log.log(logging.ERROR if status >= 500 else logging.INFO, "request", extra=event)
             structlog.contextvars.clear_contextvars()
             _current.reset(facts_token)
 
