@@ -11,7 +11,9 @@ from litestar.openapi.config import OpenAPIConfig
 
 from token_service.endpoints.authorize import authorize, authorize_continue, consent
 from token_service.endpoints.login import login, password_login, upstream_callback, upstream_login
+from token_service.endpoints.introspect import introspect
 from token_service.endpoints.logout import logout
+from token_service.endpoints.revoke import revoke
 from token_service.endpoints.userinfo import userinfo, userinfo_verifier
 from token_service.http.cors import AllowedOrigins, cors_middleware
 from token_service.endpoints.discovery import discovery, discovery_document, jwks
@@ -19,8 +21,11 @@ from token_service.endpoints.health import healthz, readyz
 from token_service.endpoints.token import GRANTS, token_endpoint
 from token_service.http.errors import EXCEPTION_HANDLERS
 from token_service.http.headers import security_headers_middleware
+from token_service.observability.access import request_observation
+from token_service.observability.metrics import TokenServiceMetrics, metrics_endpoint
 from token_service.runtime import Runtime, open_runtime
 from token_service.settings import TokenServiceSettings
+from token_service.tokens.issued import IssuedTokens
 
 
 class RegisteredOrigins:
@@ -47,7 +52,9 @@ def create_app(settings: TokenServiceSettings, *, runtime: Runtime | None = None
         own = runtime is None
         current = runtime if runtime is not None else await open_runtime(settings)
         app.state.runtime = current
+        metrics.watch_keys(lambda: current.snapshot)
         app.state.userinfo_verifier = userinfo_verifier(current)
+        app.state.issued_tokens = IssuedTokens(current)
         origins.bind(current)
         current.start_background()
         try:
@@ -56,13 +63,16 @@ def create_app(settings: TokenServiceSettings, *, runtime: Runtime | None = None
             if own:
                 await current.close()
 
-    state = State({"settings": settings, "discovery_bytes": discovery_document(settings, sorted(GRANTS))})
+    metrics = TokenServiceMetrics()
+    state = State({"settings": settings, "discovery_bytes": discovery_document(settings, sorted(GRANTS)), "metrics": metrics})
     origins = RegisteredOrigins()
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             discovery,
             jwks,
             token_endpoint,
+            revoke,
+            introspect,
             authorize,
             authorize_continue,
             consent,
@@ -74,6 +84,7 @@ def create_app(settings: TokenServiceSettings, *, runtime: Runtime | None = None
             logout,
             healthz,
             readyz,
+            metrics_endpoint,
         ],
         lifespan=[lifespan],
         state=state,
@@ -82,4 +93,10 @@ def create_app(settings: TokenServiceSettings, *, runtime: Runtime | None = None
         openapi_config=OpenAPIConfig(title="token-service", version="0.1.0", path="/schema"),
         request_max_body_size=1024 * 1024,
         debug=False,
+        # Logging is configured once by `serve`/`dev` (observability.logging); Litestar's
+        # default would replace the root handler and bypass redaction.
+        logging_config=None,
     )
+    # Outside Litestar's router, so unmatched paths are logged and measured too.
+    app.asgi_handler = request_observation(app.asgi_handler, metrics)
+    return app

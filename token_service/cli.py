@@ -14,6 +14,7 @@ from token_service.clients.registry import GRANT_TYPES, ClientExistsError, Clien
 from token_service.clients.secrets import WeakSecretError, generate_client_secret, hash_client_secret
 from token_service.db import migrate
 from token_service.db.engine import create_engine, session_factory
+from token_service.keys.cli import register as register_key_commands
 from token_service.keys.sealing import new_kek_text
 from token_service.runtime import prepare_database
 from token_service.settings import ConfigurationError, TokenServiceSettings, is_loopback_host, load_settings
@@ -161,7 +162,7 @@ def cmd_keys_new_kek(settings: TokenServiceSettings, args: argparse.Namespace) -
 def cmd_serve(settings: TokenServiceSettings, args: argparse.Namespace) -> int:
     from token_service.serve import serve
 
-    return serve(settings, host=args.host, port=args.port, migrate_now=args.migrate)
+    return serve(settings, host=args.host, port=args.port, migrate_now=args.migrate, workers=args.workers)
 
 
 def cmd_dev(settings: TokenServiceSettings, args: argparse.Namespace) -> int:
@@ -186,6 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     serve.add_argument("--migrate", action="store_true", help="apply pending migrations first (PostgreSQL)")
+    serve.add_argument("--workers", type=int, help="worker processes (default: CPU count with Redis, 1 on the in-process store)")
     command("dev", cmd_dev, "run token service (:8000) and example resource API (:8001) with demo clients and user")
 
     db = sub.add_parser("db", help="database schema").add_subparsers(dest="db_command", required=True)
@@ -211,7 +213,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     keys = sub.add_parser("keys", help="signing keys").add_subparsers(dest="keys_command", required=True)
     command("new-kek", cmd_keys_new_kek, "print a new random key-encryption key for TOKEN_SERVICE_KEY_ENCRYPTION_KEY", keys)
+    register_key_commands(keys)
     from token_service.users.cli import register as register_users; register_users(sub)  # noqa: E702  (imported here: users.cli imports this module)
+    from token_service.diagnostics.cli import register as register_diagnostics; register_diagnostics(sub)  # noqa: E702  (imported here: diagnostics import UsageError from this module)
     return parser
 
 
@@ -223,7 +227,9 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
         settings = load_settings()
         code = args.handler(settings, args)
     except ConfigurationError as exc:
-        fail(str(exc))
+        if getattr(args, "report_bad_settings", None) is None:
+            fail(str(exc))
+        code = args.report_bad_settings(exc, args)  # doctor lists bad settings among its checks
     except UsageError as exc:
         fail(str(exc))
     except KeyboardInterrupt:

@@ -22,6 +22,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
+from token_service.keys.lifecycle import KeyTimings
+
 ENV_PREFIX = "TOKEN_SERVICE_"
 CONFIG_ENV = "TOKEN_SERVICE_CONFIG"
 DEFAULT_DATA_DIR = Path(".token-service")
@@ -149,9 +151,21 @@ class TokenServiceSettings(BaseModel):
     session_idle_ttl: int = Field(3600, ge=60, description="A browser session unused this long ends, seconds.")
     jwks_max_age: int = Field(300, ge=0, le=86400, description="`Cache-Control: max-age` of the JWKS, seconds.")
     leeway: int = Field(30, ge=0, le=300, description="Clock-skew allowance when checking times, seconds.")
+    key_rotation_period: int = Field(
+        90 * 86400, ge=0, description="A signing key signs this long before the next one takes over, seconds; 0 = rotate only by hand."
+    )
+    key_prepublish_seconds: int = Field(
+        900, ge=0, description="A new key is in the JWKS this long before it signs; at least jwks_max_age + key_publish_margin."
+    )
+    key_publish_margin: int = Field(
+        60, ge=10, le=3600, description="Slack on top of jwks_max_age for instances picking up key changes and clock skew, seconds."
+    )
     link_accounts_by_email: bool = Field(
         False, description="Link a login to an existing user with the same e-mail when both upstreams verify e-mail."
     )
+    login_rate_limit_ip: str = Field("30/minute", description="Password attempts allowed per client IP (`limits` syntax; empty disables).")
+    login_rate_limit_username: str = Field("10 per 5 minutes", description="Password attempts allowed per username.")
+    token_rate_limit: str = Field("", description="Token requests allowed per client, e.g. `100/second` (empty: no limit).")
     host: str = Field("127.0.0.1", description="Interface `serve` listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port `serve` listens on.")
     log_format: Literal["json", "console"] = Field("json", description="`json` for production, `console` for people.")
@@ -162,6 +176,18 @@ class TokenServiceSettings(BaseModel):
     @classmethod
     def _issuer(cls, value: str) -> str:
         return validate_issuer_url(value)
+
+    @field_validator("login_rate_limit_ip", "login_rate_limit_username", "token_rate_limit")
+    @classmethod
+    def _rate_limit(cls, value: str) -> str:
+        from limits import parse
+
+        if value.strip():
+            try:
+                parse(value)
+            except ValueError:
+                raise ValueError(f"{value!r} is not a rate limit; write it like `30/minute` or `10 per 5 minutes`") from None
+        return value
 
     @field_validator("database_url")
     @classmethod
@@ -202,6 +228,13 @@ class TokenServiceSettings(BaseModel):
         names = [u.name for u in self.upstreams]
         if len(names) != len(set(names)):
             raise ValueError("two [[upstreams]] entries share a name")
+        return self
+
+    @model_validator(mode="after")
+    def _key_timings(self) -> TokenServiceSettings:
+        problems = KeyTimings.from_settings(self).problems()
+        if problems:
+            raise ValueError("\n  ".join(problems))
         return self
 
     @property

@@ -102,3 +102,9 @@ def test_clients_add_refuses_short_secret(monkeypatch: pytest.MonkeyPatch, capsy
         monkeypatch, capsys, {"TOKEN_SERVICE_DATA_DIR": str(tmp_path)}, "clients", "add", "--grant", "client_credentials", "--secret", "tooshort"
     )
     assert code == 2 and "at least 32" in err
+
+
+def test_several_workers_without_redis_are_refused(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, err = run_cli(monkeypatch, capsys, {"TOKEN_SERVICE_DATA_DIR": str(tmp_path)}, "serve", "--workers", "2")
+    assert code == 2
+    assert "TOKEN_SERVICE_REDIS_URL" in err and "--workers" in err

@@ -23,6 +23,12 @@ def discovery_document(settings: TokenServiceSettings, grant_types: list[str], e
         "end_session_endpoint": settings.endpoint("/logout"),
         "grant_types_supported": grant_types,
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "revocation_endpoint": settings.endpoint("/revoke"),
+        # RFC 7009 §2.1: public clients may revoke their own tokens by client_id alone.
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "introspection_endpoint": settings.endpoint("/introspect"),
+        # RFC 7662 §2.1: only callers that prove who they are, so no "none".
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "scopes_supported": ["openid", "profile", "email", "offline_access"],
         "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "azp", "name", "preferred_username", "email", "email_verified"],
         "subject_types_supported": ["public"],
@@ -68,5 +74,7 @@ async def jwks(request: Request[Any, Any, State], state: State) -> Response[byte
         "Access-Control-Allow-Origin": "*",
     }
     if _etag_matches(request.headers.get("if-none-match"), snapshot.etag):
+        state.metrics.jwks_responses.labels("304").inc()
         return Response(content=b"", status_code=304, headers=headers)
+    state.metrics.jwks_responses.labels("200").inc()
     return Response(content=snapshot.jwks_bytes, media_type="application/json", headers=headers)
