@@ -35,7 +35,7 @@ def create_app(settings: ResourceApiSettings, *, http_client: httpx.AsyncClient 
 
     `http_client` is used to reach the issuer (tests pass one; it is not closed here).
     """
-    jwks = JwksCache(settings.issuer, http_client=http_client, error_backoff=settings.jwks_retry_seconds)
+    jwks = JwksCache(settings.issuer, http_client=http_client, error_backoff=settings.jwks_retry_seconds, min_ttl=settings.jwks_min_ttl)
     verifier = AccessTokenVerifier(jwks, issuer=settings.issuer, audience=settings.audience, leeway=settings.leeway)
     engine = db.create_engine(settings.database_url)
     sessions = db.session_factory(engine)

@@ -43,6 +43,8 @@ class ResourceApiSettings(BaseSettings):
     """Port `serve` listens on."""
     leeway: float = Field(default=30, ge=0, le=300)
     """Allowed clock difference with the issuer, in seconds."""
+    jwks_min_ttl: float = Field(default=60, gt=0, le=86400)
+    """Shortest time the JWKS is cached even when the issuer announces less; keep it at or below the issuer's max-age, so a pre-published key is always seen before it signs."""
     jwks_retry_seconds: float = Field(default=2, gt=0)
     """How long to wait before asking an unreachable issuer for its keys again."""
     demo_client_id: str = "demo-spa"
