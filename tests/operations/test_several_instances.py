@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -134,3 +135,22 @@ def test_same_refresh_token_at_a_and_b_yields_one_continuation(pair: Pair) -> No
         successors = {r.json()["refresh_token"] for r in responses}
         assert len(successors) == 1
         tokens = responses[0].json()
+
+
+def test_key_rotated_through_a_is_served_by_b_within_the_poll_interval(pair: Pair) -> None:
+    from tests.keys.test_rotation_under_load import planned_rotation
+    from token_service.runtime import KEY_POLL_SECONDS
+
+    before = {k["kid"] for k in httpx.get(f"{pair.b.url}/jwks.json").json()["keys"]}
+    planned_rotation(pair.a.settings)
+    # The documented delay: each instance re-reads the keys every KEY_POLL_SECONDS.
+    deadline = time.monotonic() + KEY_POLL_SECONDS + 3
+    while True:
+        served_a = httpx.get(f"{pair.a.url}/jwks.json")
+        served_b = httpx.get(f"{pair.b.url}/jwks.json")
+        kids_b = {k["kid"] for k in served_b.json()["keys"]}
+        if len(kids_b - before) == 1 and served_a.content == served_b.content:
+            break
+        assert time.monotonic() < deadline, "instance B did not serve the rotated key within the poll interval"
+        time.sleep(0.2)
+    assert served_a.headers["etag"] == served_b.headers["etag"]
