@@ -11,12 +11,14 @@ from litestar.testing import AsyncTestClient
 from resource_api.app import create_app
 from resource_api.settings import ResourceApiSettings
 from shared import AccessTokenVerifier, JwksCache
+from tests.authorization.conftest import LoginSetup, browser, setup
 from tests.security.attacker import AttackerServer, running_attacker
 from tests.security.forgery import AUDIENCE, Forge
+from tests.security.requests import Target, add_clients
 from tests.support.fake_issuer import FakeIssuer, generate_key, running_issuer
 from tests.support.issuer_fixtures import key1, key2
 
-__all__ = ["key1", "key2"]
+__all__ = ["browser", "key1", "key2", "setup"]
 
 
 @pytest.fixture(scope="session")
@@ -60,3 +62,8 @@ async def resource_api(two_key_issuer: FakeIssuer, tmp_path: Path) -> AsyncItera
     )
     async with AsyncTestClient(create_app(settings)) as client:
         yield client
+
+
+@pytest.fixture
+def target(setup: LoginSetup) -> Target:
+    return add_clients(setup)

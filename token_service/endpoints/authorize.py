@@ -48,7 +48,9 @@ class PageError(Exception):
 def redirect_to(url: str, params: dict[str, str | None], *, status_code: int = 302) -> Response[Any]:
     query = urlencode({k: v for k, v in params.items() if v is not None})
     separator = "&" if urlsplit(url).query else "?"
-    return Redirect(path=f"{url}{separator}{query}", status_code=status_code, headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
+    # No parameters (e.g. a logout without state): the registered URI exactly, not "uri?".
+    target = f"{url}{separator}{query}" if query else url
+    return Redirect(path=target, status_code=status_code, headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
 
 
 def error_redirect(runtime: Runtime, redirect_uri: str, error: OAuthError, state: str | None, *, status_code: int = 302) -> Response[Any]:

@@ -1,7 +1,17 @@
-"""RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0): end the session, redirect only where registered."""
+"""RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0): end the session, redirect only where registered.
+
+Logout CSRF: a page on another site (or a sibling app on the same host, which is
+same-site for SameSite=Lax) can send the browser here. §2 of the spec lets the OP
+end the session without asking only when an `id_token_hint` it issued names the
+signed-in user; otherwise it MUST ask. So a request without such a hint gets a
+confirmation page, and only its POST, carrying a token bound to the session, ends it.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+from html import escape
 from typing import Any
 
 from joserfc import jws, jwt
@@ -11,13 +21,16 @@ from litestar.datastructures import State
 from token_service.endpoints.authorize import redirect_to
 from token_service.errors import OAuthError
 from token_service.http.forms import parse_params, read_form
-from token_service.login.pages import error_page, signed_out_page
+from token_service.login.pages import error_page, page, signed_out_page
 from token_service.runtime import Runtime
 from token_service.tokens.local_keys import SnapshotKeyResolver
 
+# Carried from the confirmation page to its POST; anything else is dropped.
+_CARRIED = ("client_id", "post_logout_redirect_uri", "state", "revoke_refresh_tokens")
 
-async def hinted_client_id(runtime: Runtime, id_token_hint: str | None) -> str | None:
-    """The `aud` of an ID token we issued (expired ones are fine for a hint, forged ones are not)."""
+
+async def verified_hint(runtime: Runtime, id_token_hint: str | None) -> dict[str, Any] | None:
+    """The claims of an ID token we issued (expired ones are fine for a hint, forged ones are not)."""
     if not id_token_hint or len(id_token_hint) > 8192:
         return None
     resolver = SnapshotKeyResolver(runtime.settings.issuer, runtime.current_snapshot)
@@ -27,10 +40,30 @@ async def hinted_client_id(runtime: Runtime, id_token_hint: str | None) -> str |
         token = jwt.decode(id_token_hint, key, algorithms=["RS256"])
     except Exception:  # any malformed or foreign hint is simply not a hint
         return None
-    aud = token.claims.get("aud")
     if token.claims.get("iss") != runtime.settings.issuer:
         return None
-    return aud if isinstance(aud, str) else None
+    return dict(token.claims)
+
+
+def logout_csrf(session_cookie: str) -> str:
+    """A confirmation token only the holder of the session cookie can know.
+
+    Derived from the cookie value, not from the stored hash of it, so a copy of the
+    session store does not yield it either.
+    """
+    return hashlib.sha256(b"logout-confirmation\0" + session_cookie.encode()).hexdigest()
+
+
+def confirmation_page(params: dict[str, str], csrf: str) -> Response[str]:
+    hidden = "".join(
+        f'<input type="hidden" name="{name}" value="{escape(params[name])}">' for name in _CARRIED if params.get(name)
+    )
+    body = (
+        "<p>Do you want to sign out?</p>"
+        f'<form method="post" action="/logout">{hidden}<input type="hidden" name="csrf" value="{csrf}">'
+        '<button name="confirm" value="yes" type="submit">Sign out</button></form>'
+    )
+    return page("Sign out?", body)
 
 
 @route("/logout", http_method=["GET", "POST"], summary="End session (RP-initiated logout)")
@@ -40,7 +73,8 @@ async def logout(request: Request[Any, Any, State], state: State) -> Response[An
         params = await read_form(request) if request.method == "POST" else parse_params(request.url.query or "", "query string")
     except OAuthError as exc:
         return error_page("Invalid request", exc.description)
-    hinted = await hinted_client_id(runtime, params.get("id_token_hint"))
+    hint = await verified_hint(runtime, params.get("id_token_hint"))
+    hinted = hint.get("aud") if hint is not None and isinstance(hint.get("aud"), str) else None
     if params.get("client_id") and hinted and hinted != params["client_id"]:
         return error_page("Invalid request", "client_id does not match the ID token hint.")
     client_id = params.get("client_id") or hinted
@@ -50,9 +84,21 @@ async def logout(request: Request[Any, Any, State], state: State) -> Response[An
         # Only an exactly registered URI of the identified client: anything else is an open redirect.
         if client is None or target not in client.post_logout_redirect_uris:
             return error_page("Invalid redirect", "post_logout_redirect_uri is not registered for this application; you are not signed out.")
-    session = await runtime.browser_sessions.end(request.cookies.get(runtime.browser_sessions.cookie_name))
-    if session is not None and params.get("revoke_refresh_tokens") == "true":
-        await runtime.refresh_tokens.revoke_sessions_families(session.id_hash)
+    cookie = request.cookies.get(runtime.browser_sessions.cookie_name)
+    session = await runtime.browser_sessions.load(cookie)
+    if session is not None and cookie is not None:
+        hint_names_user = hint is not None and hint.get("sub") == session.user_id
+        confirmed = (
+            request.method == "POST"
+            and params.get("confirm") == "yes"
+            and hmac.compare_digest(params.get("csrf", ""), logout_csrf(cookie))
+        )
+        if not (hint_names_user or confirmed):
+            carried = {**params, "client_id": client_id} if client_id else params
+            return confirmation_page(carried, logout_csrf(cookie))
+        await runtime.browser_sessions.end(cookie)
+        if params.get("revoke_refresh_tokens") == "true":
+            await runtime.refresh_tokens.revoke_sessions_families(session.id_hash)
     response: Response[Any] = redirect_to(target, {"state": params.get("state")}, status_code=303) if target else signed_out_page()
     runtime.browser_sessions.clear_cookie(response)
     return response
