@@ -14,14 +14,13 @@ from token_service.clients.registry import GRANT_TYPES, ClientExistsError, Clien
 from token_service.clients.secrets import WeakSecretError, generate_client_secret, hash_client_secret
 from token_service.db import migrate
 from token_service.db.engine import create_engine, session_factory
+from token_service.diagnostics.cli import register as register_diagnostic_commands
 from token_service.keys.cli import register as register_key_commands
 from token_service.keys.sealing import new_kek_text
 from token_service.runtime import prepare_database
 from token_service.settings import ConfigurationError, TokenServiceSettings, is_loopback_host, load_settings
-
-
-class UsageError(Exception):
-    """Bad arguments: exit 2 with the message."""
+from token_service.usage import UsageError
+from token_service.users.cli import register as register_user_commands
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
@@ -214,11 +213,9 @@ def build_parser() -> argparse.ArgumentParser:
     keys = sub.add_parser("keys", help="signing keys").add_subparsers(dest="keys_command", required=True)
     command("new-kek", cmd_keys_new_kek, "print a new random key-encryption key for TOKEN_SERVICE_KEY_ENCRYPTION_KEY", keys)
     register_key_commands(keys)
-    from token_service.users.cli import register as register_users; register_users(sub)  # noqa: E702  (imported here: users.cli imports this module)
-    from token_service.diagnostics.cli import register as register_diagnostics; register_diagnostics(sub)  # noqa: E702  (imported here: diagnostics import UsageError from this module)
+    register_user_commands(sub)
+    register_diagnostic_commands(sub)
     return parser
-
-
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:
     parser = build_parser()

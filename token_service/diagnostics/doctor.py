@@ -17,11 +17,10 @@ from token_service.diagnostics.local_checks import local_checks
 from token_service.diagnostics.local_database import LocalDatabaseUnavailable, describe_database, read_signing_keys
 from token_service.diagnostics.remote_checks import ClientCredentials, Expected, remote_checks
 from token_service.settings import ConfigurationError, TokenServiceSettings
+from token_service.usage import UsageError
 
 
 def _credentials(args: argparse.Namespace) -> ClientCredentials | None:
-    from token_service.cli import UsageError
-
     if args.client_id is None and not args.client_secret_stdin:
         return None
     if args.client_id is None or not args.client_secret_stdin:

@@ -24,6 +24,7 @@ from token_service.diagnostics.hints import Context, classify, fix_hints
 from token_service.diagnostics.key_state import local_key_state
 from token_service.diagnostics.unverified import UnverifiedToken, read_unverified
 from token_service.settings import TokenServiceSettings
+from token_service.usage import UsageError
 
 NO_AUDIENCE = "(no --audience given)"
 
@@ -184,8 +185,6 @@ def render_json(report: ExplainReport) -> str:
 
 
 def read_token_argument(value: str) -> str:
-    from token_service.cli import UsageError
-
     token = sys.stdin.read() if value == "-" else value
     token = token.strip()
     if not token:

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from token_service.cli import UsageError
+from token_service.usage import UsageError
 from token_service.db.engine import create_engine, session_factory
 from token_service.runtime import prepare_database
 from token_service.settings import TokenServiceSettings
