@@ -95,6 +95,9 @@ def run_scenario(
                         report.requests += 2
                         report.failures.append(str(exc))
 
+    # A first JWKS fetch before any token is requested, as a verifier starting up would do.
+    fetched_at = time.time()
+    report.jwks_history.append((fetched_at, frozenset(k["kid"] for k in httpx.get(f"{issuer}/jwks.json").json()["keys"])))
     threads = [threading.Thread(target=watch_jwks, daemon=True)] + [threading.Thread(target=load, daemon=True) for _ in range(workers)]
     for thread in threads:
         thread.start()
