@@ -12,6 +12,7 @@ from urllib.parse import urlencode, urlsplit
 
 from litestar import Request, Response, get, post
 from litestar.datastructures import State
+from litestar.params import FromQuery
 from litestar.response import Redirect
 
 from token_service.clients.models import Client
@@ -264,7 +265,7 @@ async def load_transaction(runtime: Runtime, http: Request[Any, Any, State], tx_
 
 
 @get("/authorize/continue", summary="Continue an authorization request after login", include_in_schema=False)
-async def authorize_continue(request: Request[Any, Any, State], state: State, tx: str | None = None) -> Response[Any]:
+async def authorize_continue(request: Request[Any, Any, State], state: State, tx: FromQuery[str | None] = None) -> Response[Any]:
     runtime: Runtime = state.runtime
     runtime.backends.require()
     try:

@@ -8,6 +8,7 @@ from typing import Any
 
 from litestar import Request, Response, get, post
 from litestar.datastructures import State
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect
 
 from token_service.endpoints.authorize import PageError, load_transaction
@@ -62,7 +63,7 @@ async def signed_in(runtime: Runtime, http: Request[Any, Any, State], tx: LoginT
 
 
 @get("/login", summary="Login page", include_in_schema=False)
-async def login(request: Request[Any, Any, State], state: State, tx: str | None = None) -> Response[Any]:
+async def login(request: Request[Any, Any, State], state: State, tx: FromQuery[str | None] = None) -> Response[Any]:
     runtime: Runtime = state.runtime
     runtime.backends.require()
     try:
@@ -115,7 +116,7 @@ def callback_url(runtime: Runtime, name: str) -> str:
 
 
 @get("/login/{name:str}", summary="Start login at an upstream provider", include_in_schema=False)
-async def upstream_login(request: Request[Any, Any, State], state: State, name: str, tx: str | None = None) -> Response[Any]:
+async def upstream_login(request: Request[Any, Any, State], state: State, name: FromPath[str], tx: FromQuery[str | None] = None) -> Response[Any]:
     runtime: Runtime = state.runtime
     runtime.backends.require()
     connector = runtime.connectors.get(name)
@@ -135,7 +136,7 @@ async def upstream_login(request: Request[Any, Any, State], state: State, name: 
 
 
 @get("/callback/{name:str}", summary="Return from an upstream provider", include_in_schema=False)
-async def upstream_callback(request: Request[Any, Any, State], state: State, name: str) -> Response[Any]:
+async def upstream_callback(request: Request[Any, Any, State], state: State, name: FromPath[str]) -> Response[Any]:
     runtime: Runtime = state.runtime
     runtime.backends.require()
     connector = runtime.connectors.get(name)
