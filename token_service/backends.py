@@ -21,6 +21,9 @@ log = logging.getLogger("token_service.backends")
 
 PING_INTERVAL = 1.0
 PING_TIMEOUT = 2.0
+# A backend counts as down after this many failed pings in a row: one slow ping while the
+# instance is saturated with requests must not turn an overload into a 503 storm.
+FAILURES_BEFORE_DOWN = 2
 RETRY_AFTER = 5
 
 
@@ -42,6 +45,7 @@ class BackendHealth:
         self._check_store = check_store
         self.database_ok = True
         self.store_ok = True
+        self._failures = {"database": 0, "store": 0}
 
     @property
     def ok(self) -> bool:
@@ -53,8 +57,15 @@ class BackendHealth:
         except Exception:
             return False
 
-    async def check_now(self) -> bool:
-        database_ok, store_ok = await asyncio.gather(self._probe(self._check_database), self._probe(self._check_store))
+    def _verdict(self, name: str, answered: bool, *, immediate: bool) -> bool:
+        self._failures[name] = 0 if answered else self._failures[name] + 1
+        return answered or (not immediate and self._failures[name] < FAILURES_BEFORE_DOWN)
+
+    async def check_now(self, *, immediate: bool = False) -> bool:
+        """Ping both backends; `immediate` judges on this ping alone (readiness probes)."""
+        database_answered, store_answered = await asyncio.gather(self._probe(self._check_database), self._probe(self._check_store))
+        database_ok = self._verdict("database", database_answered, immediate=immediate)
+        store_ok = self._verdict("store", store_answered, immediate=immediate)
         if (database_ok, store_ok) != (self.database_ok, self.store_ok):
             state = ", ".join(f"{name} {'up' if up else 'DOWN'}" for name, up in (("database", database_ok), ("store", store_ok)))
             (log.info if database_ok and store_ok else log.error)("backends: %s", state)

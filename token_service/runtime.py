@@ -72,7 +72,7 @@ class Runtime:
         return self.snapshot
 
     async def reload_keys(self) -> None:
-        self.snapshot = await self.keys.snapshot()
+        self.snapshot = await self.keys.snapshot(previous=self.snapshot)
 
     async def _poll_keys(self) -> None:
         # Another instance (or the CLI) may rotate keys; each instance picks the change up

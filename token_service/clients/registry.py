@@ -6,6 +6,7 @@ per request; a change made through another process is seen within `CACHE_SECONDS
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Sequence
 
@@ -49,6 +50,7 @@ class ClientRegistry:
         self._sessions = sessions
         self._configured = configured
         self._cache: TTLCache[str, Client | None] = TTLCache(maxsize=10_000, ttl=CACHE_SECONDS)
+        self._loading: dict[str, asyncio.Future[Client | None]] = {}
 
     async def get(self, client_id: str) -> Client | None:
         if client_id in self._configured:
@@ -57,6 +59,16 @@ class ClientRegistry:
             return self._cache[client_id]
         except KeyError:
             pass
+        # Single flight: when the cached entry expires under load, one query refreshes it
+        # and the concurrent requests for the same client wait for that one.
+        pending = self._loading.get(client_id)
+        if pending is None:
+            pending = asyncio.ensure_future(self._load(client_id))
+            self._loading[client_id] = pending
+            pending.add_done_callback(lambda _: self._loading.pop(client_id, None))
+        return await asyncio.shield(pending)
+
+    async def _load(self, client_id: str) -> Client | None:
         async with self._sessions() as session:
             row = await session.get(ClientRow, client_id)
         client = Client.from_row(row) if row is not None else None

@@ -13,7 +13,9 @@ from token_service.settings import TokenServiceSettings
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     # WAL lets readers proceed while a writer commits; busy_timeout makes a second
-    # writer wait instead of failing with "database is locked".
+    # writer wait instead of failing with "database is locked". A transaction that reads
+    # and then writes can still fail at once (a WAL read snapshot cannot be upgraded when
+    # another writer committed in between), so write transactions here write first.
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.execute("PRAGMA foreign_keys=ON")

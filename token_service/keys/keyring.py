@@ -73,7 +73,7 @@ def jwks_document(keys: list[KeyInfo], now: float) -> bytes:
     return json.dumps(body, separators=(",", ":"), sort_keys=True).encode()
 
 
-def build_snapshot(rows: list[SigningKeyRow], kek: bytes, now: float | None = None) -> KeySnapshot:
+def build_snapshot(rows: list[SigningKeyRow], kek: bytes, now: float | None = None, previous: KeySnapshot | None = None) -> KeySnapshot:
     moment = time.time() if now is None else now
     infos = tuple(KeyInfo.from_row(row) for row in rows)
     active = [row for row in rows if row.state == "active"]
@@ -82,8 +82,13 @@ def build_snapshot(rows: list[SigningKeyRow], kek: bytes, now: float | None = No
     if active:
         # Several actives can only appear mid-transition; the newest activation signs.
         row = max(active, key=lambda r: (r.activated_at or 0, r.created_at))
-        signer = RSAKey.import_key(unseal(kek, row.private_key_ciphertext, row.kid.encode()))
         signer_kid = row.kid
+        if previous is not None and previous.signer_kid == row.kid and previous.signer is not None:
+            # Decrypting and importing an RSA private key costs milliseconds of event-loop
+            # time; the periodic reload keeps the already-loaded signer when it is unchanged.
+            signer = previous.signer
+        else:
+            signer = RSAKey.import_key(unseal(kek, row.private_key_ciphertext, row.kid.encode()))
     body = jwks_document(list(infos), moment)
     etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
     return KeySnapshot(keys=infos, signer_kid=signer_kid, signer=signer, jwks_bytes=body, etag=etag, loaded_at=moment)

@@ -65,8 +65,10 @@ class KeyService:
     async def list(self) -> list[KeyInfo]:
         return [KeyInfo.from_row(row) for row in await self.rows()]
 
-    async def snapshot(self, now: float | None = None) -> KeySnapshot:
-        return build_snapshot(await self.rows(), self._kek, now)
+    async def snapshot(self, now: float | None = None, previous: KeySnapshot | None = None) -> KeySnapshot:
+        rows = await self.rows()
+        # Importing a new private key takes tens of milliseconds: off the event loop.
+        return await asyncio.to_thread(build_snapshot, rows, self._kek, now, previous)
 
     async def add_key(self, session: AsyncSession, *, state: str, now: int, activates_at: int | None = None) -> SigningKeyRow:
         # RSA generation takes a noticeable fraction of a second: off the event loop, so

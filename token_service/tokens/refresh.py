@@ -83,8 +83,11 @@ class UsableRefreshToken:
     expires_at: int  # the idle expiry, already capped by the family's absolute expiry
 
 
-# Builds the new token response given the context and the new refresh token (or None).
-ResponseBuilder = Callable[[RefreshContext, str], Awaitable[dict[str, Any]]]
+# Builds the new token response given the context and the new refresh token. It runs inside
+# the rotation transaction, so it must not touch the database (a second connection taken
+# while the first is held deadlocks the pool under load); `Prepare` runs before, for I/O.
+ResponseBuilder = Callable[[RefreshContext, str], dict[str, Any]]
+Prepare = Callable[[RefreshContext], Awaitable[None]]
 
 
 class RefreshTokens:
@@ -126,8 +129,10 @@ class RefreshTokens:
             expires_at=min(now + self._settings.refresh_token_idle_ttl, family_expires),
         )
 
-    async def rotate(self, token: str, client_id: str, build: ResponseBuilder) -> dict[str, Any]:
+    async def rotate(self, token: str, client_id: str, build: ResponseBuilder, prepare: Prepare | None = None) -> dict[str, Any]:
         """Exchange `token` for a new pair, exactly once per token (see module doc)."""
+        if prepare is not None:
+            await prepare(await self._context(token, client_id))
         for attempt in range(4):
             try:
                 return await self._rotate_once(token, client_id, build)
@@ -140,33 +145,45 @@ class RefreshTokens:
                 await asyncio.sleep(0.01 * (attempt + 1))
         raise AssertionError("unreachable")
 
-    async def _rotate_once(self, token: str, client_id: str, build: ResponseBuilder) -> dict[str, Any]:
+    @staticmethod
+    async def _checked(session: AsyncSession, token: str, client_id: str, now: int) -> tuple[RefreshTokenRow, RefreshFamilyRow]:
         if len(token) > 200:
             raise InvalidGrant("the refresh token is not valid")
+        row = await session.get(RefreshTokenRow, hash_token(token))
+        family = await session.get(RefreshFamilyRow, row.family_id) if row is not None else None
+        if row is None or family is None:
+            raise InvalidGrant("the refresh token is not valid")
+        if family.client_id != client_id:
+            raise InvalidGrant("the refresh token was issued to another client")
+        if family.revoked_at is not None:
+            raise InvalidGrant("the refresh token has been revoked")
+        if now >= family.expires_at or now >= row.expires_at:
+            raise InvalidGrant("the refresh token has expired; sign in again")
+        return row, family
+
+    async def _context(self, token: str, client_id: str) -> RefreshContext:
+        async with self._sessions() as session:
+            row, family = await self._checked(session, token, client_id, int(time.time()))
+            return RefreshContext(family.id, family.client_id, family.user_id, row.scope, row.resource, family.auth_time)
+
+    async def _rotate_once(self, token: str, client_id: str, build: ResponseBuilder) -> dict[str, Any]:
         token_hash = hash_token(token)
         now = int(time.time())
         async with self._sessions() as session, session.begin():
-            row = await session.get(RefreshTokenRow, token_hash)
-            family = await session.get(RefreshFamilyRow, row.family_id) if row is not None else None
-            if row is None or family is None:
-                raise InvalidGrant("the refresh token is not valid")
-            if family.client_id != client_id:
-                raise InvalidGrant("the refresh token was issued to another client")
-            if family.revoked_at is not None:
-                raise InvalidGrant("the refresh token has been revoked")
-            if now >= family.expires_at or now >= row.expires_at:
-                raise InvalidGrant("the refresh token has expired; sign in again")
-            # Compare-and-set: of concurrent rotations of one token (on any instance),
-            # exactly one changes the row; the others fall through to the grace path.
+            # Compare-and-set first: of concurrent rotations of one token (on any instance),
+            # exactly one changes the row; the others fall through to the grace path. Writing
+            # first also takes SQLite's write lock before any read (see db.engine).
             claimed = await session.execute(
                 update(RefreshTokenRow)
                 .where(RefreshTokenRow.token_hash == token_hash, RefreshTokenRow.rotated_at.is_(None))
                 .values(rotated_at=now)
             )
+            # An invalid, revoked or expired token raises here and the claim is rolled back.
+            row, family = await self._checked(session, token, client_id, now)
             if claimed.rowcount == 1:  # type: ignore[attr-defined]
                 context = RefreshContext(family.id, family.client_id, family.user_id, row.scope, row.resource, family.auth_time)
                 successor = new_refresh_token()
-                response = await build(context, successor)
+                response = build(context, successor)
                 session.add(self._row(successor, family.id, row.scope, row.resource, now, family.expires_at))
                 await session.execute(
                     update(RefreshTokenRow).where(RefreshTokenRow.token_hash == token_hash).values(successor_ciphertext=seal_successor(token, response))
