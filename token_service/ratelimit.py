@@ -55,3 +55,16 @@ class LoginLimits:
         wait_user = await self._limiter.hit(self._per_user, "login-user", username.lower())
         waits = [w for w in (wait_ip, wait_user) if w is not None]
         return max(waits) if waits else None
+
+
+class TokenLimits:
+    """Token requests per client (`TOKEN_SERVICE_TOKEN_RATE_LIMIT`); no cost when unset."""
+
+    def __init__(self, limiter: RateLimiter, settings: TokenServiceSettings) -> None:
+        self._limiter = limiter
+        self._per_client = parse_limit(settings.token_rate_limit)
+
+    async def check(self, client_id: str) -> int | None:
+        if self._per_client is None:
+            return None
+        return await self._limiter.hit(self._per_client, "token-client", client_id)

@@ -25,7 +25,7 @@ from token_service.keys.keyring import KeySnapshot
 from token_service.login.connectors.base import UpstreamConnector, build_connectors
 from token_service.login.sessions import BrowserSessions
 from token_service.login.transactions import LoginTransactions
-from token_service.ratelimit import LoginLimits, RateLimiter, limiter_storage
+from token_service.ratelimit import LoginLimits, RateLimiter, TokenLimits, limiter_storage
 from token_service.tokens.denylist import AccessTokenDenyList
 from token_service.tokens.refresh import RefreshTokens
 from token_service.users.directory import UserDirectory
@@ -57,6 +57,7 @@ class Runtime:
     browser_sessions: BrowserSessions
     transactions: LoginTransactions
     login_limits: LoginLimits
+    token_limits: TokenLimits
     snapshot: KeySnapshot | None = None
     signer: TokenSigner = field(init=False)
     backends: BackendHealth = field(init=False)
@@ -135,6 +136,7 @@ async def open_runtime(settings: TokenServiceSettings, *, migrate_now: bool = Fa
     engine = create_engine(settings)
     sessions = session_factory(engine)
     store = open_store(settings.redis_url, settings.redis_prefix)
+    limiter = RateLimiter(limiter_storage(settings))
     http_client = httpx.AsyncClient(timeout=10.0, follow_redirects=False)
     try:
         runtime = Runtime(
@@ -152,7 +154,8 @@ async def open_runtime(settings: TokenServiceSettings, *, migrate_now: bool = Fa
             denylist=AccessTokenDenyList(sessions),
             browser_sessions=BrowserSessions(store, settings),
             transactions=LoginTransactions(store, settings),
-            login_limits=LoginLimits(RateLimiter(limiter_storage(settings)), settings),
+            login_limits=LoginLimits(limiter, settings),
+            token_limits=TokenLimits(limiter, settings),
         )
         await prepare_database(engine, settings, migrate_now=migrate_now)
         await runtime.keys.ensure_signing_key()

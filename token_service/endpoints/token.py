@@ -11,7 +11,7 @@ from litestar.datastructures import State
 from token_service.clients.authentication import authenticate_client, read_credentials
 from token_service.clients.models import Client
 from token_service.endpoints.responses import no_store_json
-from token_service.errors import InvalidRequest, UnauthorizedClient, UnsupportedGrantType
+from token_service.errors import InvalidRequest, SlowDown, UnauthorizedClient, UnsupportedGrantType
 from token_service.grants.authorization_code import authorization_code_grant
 from token_service.grants.client_credentials import client_credentials_grant
 from token_service.grants.refresh_token import refresh_token_grant
@@ -35,6 +35,9 @@ async def token_endpoint(request: Request[Any, Any, State], state: State) -> Res
     params = await read_form(request)
     credentials = read_credentials(request.headers.get("authorization"), params)
     client = await authenticate_client(runtime.clients, credentials)
+    wait = await runtime.token_limits.check(client.client_id)
+    if wait is not None:
+        raise SlowDown(f"too many token requests for client {client.client_id!r}; retry in {wait} s", retry_after=wait)
     note_request(client_id=client.client_id)
     grant_type = params.get("grant_type")
     if grant_type is None:
