@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from token_service.clients.models import Client
-from token_service.errors import InvalidGrant, InvalidRequest, InvalidScope
+from token_service.errors import InvalidRequest, InvalidScope
 from token_service.grants.issuance import user_token_response
 from token_service.grants.scopes import parse_scope, resolve_audience
 from token_service.runtime import Runtime
 from token_service.tokens.refresh import RefreshContext
-from token_service.users.models import User
 
 
 async def refresh_token_grant(runtime: Runtime, client: Client, params: dict[str, str]) -> dict[str, Any]:
@@ -19,24 +18,16 @@ async def refresh_token_grant(runtime: Runtime, client: Client, params: dict[str
         raise InvalidRequest("refresh_token is required")
     requested = parse_scope(params.get("scope"))
 
-    users: dict[str, User] = {}
-
-    async def prepare(context: RefreshContext) -> None:
+    def build(context: RefreshContext, successor: str) -> dict[str, Any]:
         original = frozenset(context.scope.split())
         # RFC 6749 §6: scopes can only narrow; the refresh token keeps the original scope.
         if requested - original:
             raise InvalidScope(f"scope {' '.join(sorted(requested - original))!r} was not granted to this refresh token")
-        user = await runtime.users.get(context.user_id)
-        if user is None:
-            raise InvalidGrant("the user of this refresh token no longer exists")
-        users[context.user_id] = user
-
-    def build(context: RefreshContext, successor: str) -> dict[str, Any]:
         response, _, _ = user_token_response(
             runtime,
             client=client,
-            user=users[context.user_id],
-            scopes=requested or frozenset(context.scope.split()),
+            user=context.user,
+            scopes=requested or original,
             audience=resolve_audience(client, context.resource),
             auth_time=context.auth_time,
             nonce=None,
@@ -44,4 +35,4 @@ async def refresh_token_grant(runtime: Runtime, client: Client, params: dict[str
         )
         return response
 
-    return await runtime.refresh_tokens.rotate(token, client.client_id, build, prepare)
+    return await runtime.refresh_tokens.rotate(token, client.client_id, build)

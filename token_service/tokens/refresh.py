@@ -13,7 +13,7 @@ import hashlib
 import json
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,9 +25,10 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from token_service.db.models import RefreshFamilyRow, RefreshTokenRow
+from token_service.db.models import RefreshFamilyRow, RefreshTokenRow, UserRow
 from token_service.errors import InvalidGrant
 from token_service.settings import TokenServiceSettings
+from token_service.users.models import User
 
 
 def is_transient_conflict(exc: DBAPIError) -> bool:
@@ -70,6 +71,7 @@ class RefreshContext:
     scope: str
     resource: str | None
     auth_time: int
+    user: User
 
 
 @dataclass(frozen=True)
@@ -83,11 +85,10 @@ class UsableRefreshToken:
     expires_at: int  # the idle expiry, already capped by the family's absolute expiry
 
 
-# Builds the new token response given the context and the new refresh token. It runs inside
-# the rotation transaction, so it must not touch the database (a second connection taken
-# while the first is held deadlocks the pool under load); `Prepare` runs before, for I/O.
+# Builds the new token response given the context and the new refresh token; raising rolls
+# the rotation back. It runs inside the rotation transaction, so it must not touch the
+# database: a second connection taken while the first is held deadlocks the pool under load.
 ResponseBuilder = Callable[[RefreshContext, str], dict[str, Any]]
-Prepare = Callable[[RefreshContext], Awaitable[None]]
 
 
 class RefreshTokens:
@@ -129,10 +130,10 @@ class RefreshTokens:
             expires_at=min(now + self._settings.refresh_token_idle_ttl, family_expires),
         )
 
-    async def rotate(self, token: str, client_id: str, build: ResponseBuilder, prepare: Prepare | None = None) -> dict[str, Any]:
+    async def rotate(self, token: str, client_id: str, build: ResponseBuilder) -> dict[str, Any]:
         """Exchange `token` for a new pair, exactly once per token (see module doc)."""
-        if prepare is not None:
-            await prepare(await self._context(token, client_id))
+        if len(token) > 200:
+            raise InvalidGrant("the refresh token is not valid")
         for attempt in range(4):
             try:
                 return await self._rotate_once(token, client_id, build)
@@ -146,25 +147,28 @@ class RefreshTokens:
         raise AssertionError("unreachable")
 
     @staticmethod
-    async def _checked(session: AsyncSession, token: str, client_id: str, now: int) -> tuple[RefreshTokenRow, RefreshFamilyRow]:
-        if len(token) > 200:
+    async def _load(session: AsyncSession, token_hash: str, client_id: str, now: int) -> tuple[RefreshTokenRow, RefreshFamilyRow, UserRow]:
+        """The token, its family and its user in one query, checked for use by `client_id`."""
+        found = (
+            await session.execute(
+                select(RefreshTokenRow, RefreshFamilyRow, UserRow)
+                .join(RefreshFamilyRow, RefreshFamilyRow.id == RefreshTokenRow.family_id)
+                .outerjoin(UserRow, UserRow.id == RefreshFamilyRow.user_id)
+                .where(RefreshTokenRow.token_hash == token_hash)
+            )
+        ).one_or_none()
+        if found is None:
             raise InvalidGrant("the refresh token is not valid")
-        row = await session.get(RefreshTokenRow, hash_token(token))
-        family = await session.get(RefreshFamilyRow, row.family_id) if row is not None else None
-        if row is None or family is None:
-            raise InvalidGrant("the refresh token is not valid")
+        row, family, user = found
         if family.client_id != client_id:
             raise InvalidGrant("the refresh token was issued to another client")
         if family.revoked_at is not None:
             raise InvalidGrant("the refresh token has been revoked")
         if now >= family.expires_at or now >= row.expires_at:
             raise InvalidGrant("the refresh token has expired; sign in again")
-        return row, family
-
-    async def _context(self, token: str, client_id: str) -> RefreshContext:
-        async with self._sessions() as session:
-            row, family = await self._checked(session, token, client_id, int(time.time()))
-            return RefreshContext(family.id, family.client_id, family.user_id, row.scope, row.resource, family.auth_time)
+        if user is None:
+            raise InvalidGrant("the user of this refresh token no longer exists")
+        return row, family, user
 
     async def _rotate_once(self, token: str, client_id: str, build: ResponseBuilder) -> dict[str, Any]:
         token_hash = hash_token(token)
@@ -177,17 +181,17 @@ class RefreshTokens:
                 update(RefreshTokenRow)
                 .where(RefreshTokenRow.token_hash == token_hash, RefreshTokenRow.rotated_at.is_(None))
                 .values(rotated_at=now)
+                .execution_options(synchronize_session=False)
             )
             # An invalid, revoked or expired token raises here and the claim is rolled back.
-            row, family = await self._checked(session, token, client_id, now)
+            row, family, user = await self._load(session, token_hash, client_id, now)
             if claimed.rowcount == 1:  # type: ignore[attr-defined]
-                context = RefreshContext(family.id, family.client_id, family.user_id, row.scope, row.resource, family.auth_time)
+                context = RefreshContext(family.id, family.client_id, family.user_id, row.scope, row.resource, family.auth_time, User.from_row(user))
                 successor = new_refresh_token()
                 response = build(context, successor)
                 session.add(self._row(successor, family.id, row.scope, row.resource, now, family.expires_at))
-                await session.execute(
-                    update(RefreshTokenRow).where(RefreshTokenRow.token_hash == token_hash).values(successor_ciphertext=seal_successor(token, response))
-                )
+                # Flushed with the insert at commit: no extra round trip.
+                row.successor_ciphertext = seal_successor(token, response)
                 return response
         return await self._replayed(token, token_hash)
 
