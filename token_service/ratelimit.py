@@ -50,6 +50,10 @@ class LoginLimits:
         self._per_ip = parse_limit(settings.login_rate_limit_ip)
         self._per_user = parse_limit(settings.login_rate_limit_username)
 
+    async def check_ip(self, ip: str) -> int | None:
+        """Login starts at an upstream: per client IP only (no username is known yet)."""
+        return await self._limiter.hit(self._per_ip, "login-ip", ip)
+
     async def check(self, ip: str, username: str) -> int | None:
         wait_ip = await self._limiter.hit(self._per_ip, "login-ip", ip)
         wait_user = await self._limiter.hit(self._per_user, "login-user", username.lower())

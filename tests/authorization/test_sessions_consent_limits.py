@@ -128,3 +128,33 @@ def test_https_issuer_uses_host_prefixed_secure_cookies(make_settings: Any) -> N
             assert session_cookie.startswith("__Host-ts_session=")
             assert "Secure" in session_cookie and "HttpOnly" in session_cookie and "Path=/" in session_cookie
             assert login.headers.get("strict-transport-security", "").startswith("max-age=")
+
+
+def test_upstream_login_starts_are_limited_per_ip(make_settings: Any) -> None:
+    settings = make_settings_with_github(make_settings)
+    with running_token_service(settings) as service:
+        client_id, _ = service.add_client(grant_types=["authorization_code"], redirect_uris=[REDIRECT_URI], scope="openid", audience=API, public=True, first_party=True)
+        browser = Browser()
+        try:
+            statuses = []
+            for _ in range(3):
+                _, challenge = pkce_pair()
+                start = browser.http.get(
+                    f"{service.url}/authorize",
+                    params={"response_type": "code", "client_id": client_id, "redirect_uri": REDIRECT_URI, "code_challenge": challenge, "code_challenge_method": "S256"},
+                )
+                # A single non-password upstream: /authorize goes straight to it.
+                assert start.status_code == 303 and start.headers["location"].startswith("/login/gh?tx=")
+                statuses.append(browser.http.get(f"{service.url}{start.headers['location']}"))
+            assert [r.status_code for r in statuses] == [303, 303, 429]
+            assert statuses[0].headers["location"].startswith("https://github.com/login/oauth/authorize?")
+            assert int(statuses[2].headers["retry-after"]) > 0 and "Too many sign-in attempts" in statuses[2].text
+        finally:
+            browser.close()
+
+
+def make_settings_with_github(make_settings: Any) -> Any:
+    from tests.support.token_service import issuer_settings
+
+    upstream = {"name": "gh", "kind": "github", "client_id": "gh-client", "client_secret": "gh-secret-" + "x" * 30}
+    return issuer_settings(make_settings, upstreams=[upstream], login_rate_limit_ip="2/minute")

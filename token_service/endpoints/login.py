@@ -122,6 +122,11 @@ async def upstream_login(request: Request[Any, Any, State], state: State, name: 
     connector = runtime.connectors.get(name)
     if connector is None:
         return error_page("Unknown sign-in method", "This sign-in method is not configured.", status_code=404)
+    wait = await runtime.login_limits.check_ip(client_ip(request))
+    if wait is not None:
+        limited = error_page("Too many sign-in attempts", f"Too many sign-in attempts from your network. Try again in {wait} seconds.", status_code=429)
+        limited.headers["Retry-After"] = str(wait)
+        return limited
     try:
         transaction = await load_transaction(runtime, request, tx)
         url, saved = await connector.begin(callback_url(runtime, name))
