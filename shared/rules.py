@@ -211,7 +211,14 @@ def strict_json(text: str | bytes) -> Any:
     two parsers come to disagree about the same token: RFC 8725 §2.7). Raises
     DuplicateMember or another ValueError.
     """
-    return json.loads(text, object_pairs_hook=_unique_members, parse_constant=_reject_json_constant)
+    if isinstance(text, bytes):
+        text = text.decode("utf-8")  # RFC 7519 §7.2: the JSON is UTF-8
+    return _STRICT_DECODER.decode(text)
+
+
+# One decoder, built once: json.loads with hooks would construct a new one per call, on
+# the hot path of every verification.
+_STRICT_DECODER = json.JSONDecoder(object_pairs_hook=_unique_members, parse_constant=_reject_json_constant)
 
 
 def check_header(t: TokenUnderCheck) -> str:
