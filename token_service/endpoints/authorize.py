@@ -40,10 +40,14 @@ MAX_PARAM_LENGTH = 2048
 
 
 class PageError(Exception):
-    def __init__(self, title: str, message: str) -> None:
+    def __init__(self, title: str, message: str, *, status_code: int = 400) -> None:
         super().__init__(message)
         self.title = title
         self.message = message
+        self.status_code = status_code
+
+    def page(self) -> Response[str]:
+        return error_page(self.title, self.message, status_code=self.status_code)
 
 
 def redirect_to(url: str, params: dict[str, str | None], *, status_code: int = 302) -> Response[Any]:
@@ -264,6 +268,19 @@ async def load_transaction(runtime: Runtime, http: Request[Any, Any, State], tx_
     return tx
 
 
+async def posted_transaction_form(runtime: Runtime, http: Request[Any, Any, State]) -> tuple[dict[str, str], LoginTransaction]:
+    """A form POSTed during a login: parsed, its transaction loaded for this browser only,
+    and its CSRF token checked. Raises PageError."""
+    try:
+        form = await read_form(http)
+    except OAuthError as exc:
+        raise PageError("Invalid request", exc.description) from None
+    transaction = await load_transaction(runtime, http, form.get("tx"))
+    if not csrf_matches(transaction, form.get("csrf")):
+        raise PageError("Invalid request", "The form has expired or did not come from this site. Start again.", status_code=403)
+    return form, transaction
+
+
 @get("/authorize/continue", summary="Continue an authorization request after login", include_in_schema=False)
 async def authorize_continue(request: Request[Any, Any, State], state: State, tx: FromQuery[str | None] = None) -> Response[Any]:
     runtime: Runtime = state.runtime
@@ -281,14 +298,9 @@ async def consent(request: Request[Any, Any, State], state: State) -> Response[A
     runtime: Runtime = state.runtime
     runtime.backends.require()
     try:
-        form = await read_form(request)
-        transaction = await load_transaction(runtime, request, form.get("tx"))
-    except OAuthError as exc:
-        return error_page("Invalid request", exc.description)
+        form, transaction = await posted_transaction_form(runtime, request)
     except PageError as exc:
-        return error_page(exc.title, exc.message)
-    if not csrf_matches(transaction, form.get("csrf")):
-        return error_page("Invalid request", "The form has expired or did not come from this site. Start again.", status_code=403)
+        return exc.page()
     session = await runtime.browser_sessions.load(request.cookies.get(runtime.browser_sessions.cookie_name))
     auth_request = transaction.request
     if session is None:

@@ -11,12 +11,10 @@ from litestar.datastructures import State
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect
 
-from token_service.endpoints.authorize import PageError, load_transaction
-from token_service.errors import OAuthError
-from token_service.http.forms import read_form
+from token_service.endpoints.authorize import PageError, load_transaction, posted_transaction_form
 from token_service.login.connectors.base import UpstreamError
 from token_service.login.pages import error_page, login_page
-from token_service.login.transactions import LoginTransaction, csrf_matches
+from token_service.login.transactions import LoginTransaction
 from token_service.observability.access import note_request
 from token_service.runtime import Runtime
 from token_service.settings import UpstreamConfig
@@ -78,14 +76,9 @@ async def password_login(request: Request[Any, Any, State], state: State) -> Res
     runtime: Runtime = state.runtime
     runtime.backends.require()
     try:
-        form = await read_form(request)
-        transaction = await load_transaction(runtime, request, form.get("tx"))
-    except OAuthError as exc:
-        return error_page("Invalid request", exc.description)
+        form, transaction = await posted_transaction_form(runtime, request)
     except PageError as exc:
-        return error_page(exc.title, exc.message)
-    if not csrf_matches(transaction, form.get("csrf")):
-        return error_page("Invalid request", "The form has expired or did not come from this site. Start again.", status_code=403)
+        return exc.page()
     upstream = password_upstream(runtime)
     if upstream is None:
         return error_page("Not available", "Password sign-in is not enabled.", status_code=404)
