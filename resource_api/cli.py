@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -12,6 +11,7 @@ import uvicorn
 
 from resource_api.app import create_app
 from resource_api.settings import ConfigurationError, load_settings
+from token_service.observability.logging import configure_logging
 
 __all__ = ["main"]
 
@@ -35,6 +35,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigurationError as exc:
         print(f"resource-api: configuration error\n{exc.message}", file=sys.stderr)
         return EXIT_CONFIGURATION_ERROR
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port)
+    # The token service's logging pipeline: structured lines, secrets and JWTs redacted.
+    configure_logging(settings.log_format)
+    # uvicorn's access log prints query strings, where codes and tokens can travel: off.
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, access_log=False, log_config=None)
     return 0

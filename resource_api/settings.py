@@ -5,7 +5,7 @@ Read once, by `load_settings()`, when a command starts; never at import time.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Literal, Any
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -47,6 +47,8 @@ class ResourceApiSettings(BaseSettings):
     """Shortest time the JWKS is cached even when the issuer announces less; keep it at or below the issuer's max-age, so a pre-published key is always seen before it signs."""
     jwks_retry_seconds: float = Field(default=2, gt=0)
     """How long to wait before asking an unreachable issuer for its keys again."""
+    log_format: Literal["json", "console"] = "json"
+    """`json` lines for production, `console` for people; secrets and JWTs are redacted either way."""
     demo_client_id: str = "demo-spa"
     """The public client the demo page at / signs in with (registered at the token service)."""
 

@@ -58,3 +58,38 @@ def test_unknown_command_is_a_usage_error() -> None:
     with pytest.raises(SystemExit) as caught:
         main(["frobnicate"])
     assert caught.value.code == 2
+
+
+def test_serve_writes_structured_json_logs(tmp_path: "Path") -> None:
+    import json as json_module
+    import os
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from tests.support.live_server import free_port
+
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("RESOURCE_API_")},
+        "RESOURCE_API_ISSUER": "http://127.0.0.1:1",  # unreachable: the API starts and logs the retries
+        "RESOURCE_API_PORT": str(free_port()),
+        "RESOURCE_API_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/notes.db",
+    }
+    script = Path(sys.executable).parent / "resource-api"
+    process = subprocess.Popen([str(script), "serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 20
+        lines: list[str] = []
+        assert process.stdout is not None
+        while time.monotonic() < deadline and len(lines) < 3:
+            line = process.stdout.readline()
+            if line:
+                lines.append(line)
+    finally:
+        process.terminate()
+        process.wait(10)
+    assert lines, "resource-api serve wrote no log line"
+    for line in lines:
+        record = json_module.loads(line)
+        assert "event" in record and "level" in record
