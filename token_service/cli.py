@@ -178,7 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     def command(name: str, handler: Command, help_text: str, parent: Any = sub) -> argparse.ArgumentParser:
-        p = parent.add_parser(name, help=help_text, description=help_text)
+        p: argparse.ArgumentParser = parent.add_parser(name, help=help_text, description=help_text)
         p.set_defaults(handler=handler)
         return p
 

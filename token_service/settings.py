@@ -91,6 +91,9 @@ class UpstreamConfig(BaseModel):
         return self
 
 
+GrantType = Literal["client_credentials", "authorization_code", "refresh_token"]
+
+
 class ClientConfig(BaseModel):
     """A client declared in the TOML file (`[[clients]]`); same fields as `clients add`."""
 
@@ -99,9 +102,7 @@ class ClientConfig(BaseModel):
     client_id: str = Field(min_length=1, max_length=200)
     client_secret: SecretStr | None = None
     client_secret_hash: str | None = None
-    grant_types: list[Literal["client_credentials", "authorization_code", "refresh_token"]] = Field(
-        default_factory=lambda: ["client_credentials"]
-    )
+    grant_types: list[GrantType] = Field(default_factory=lambda: list[GrantType](["client_credentials"]))
     scope: str = ""
     audience: str | None = None
     resources: list[str] = Field(default_factory=list)

@@ -7,7 +7,7 @@ and never redirected (RFC 6749 §4.1.2.1): an unverified redirect URI is an open
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlencode, urlsplit
 
 from litestar import Request, Response, get, post
@@ -37,6 +37,8 @@ from token_service.login.transactions import TRANSACTION_TTL, AuthorizationReque
 from token_service.runtime import Runtime
 
 MAX_PARAM_LENGTH = 2048
+# 302 answers the GET of /authorize (RFC 6749 §4.1.2); 303 follows a POSTed form.
+RedirectCode = Literal[302, 303]
 
 
 class PageError(Exception):
@@ -50,7 +52,7 @@ class PageError(Exception):
         return error_page(self.title, self.message, status_code=self.status_code)
 
 
-def redirect_to(url: str, params: dict[str, str | None], *, status_code: int = 302) -> Response[Any]:
+def redirect_to(url: str, params: dict[str, str | None], *, status_code: RedirectCode = 302) -> Response[Any]:
     query = urlencode({k: v for k, v in params.items() if v is not None})
     separator = "&" if urlsplit(url).query else "?"
     # No parameters (e.g. a logout without state): the registered URI exactly, not "uri?".
@@ -58,7 +60,7 @@ def redirect_to(url: str, params: dict[str, str | None], *, status_code: int = 3
     return Redirect(path=target, status_code=status_code, headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
 
 
-def error_redirect(runtime: Runtime, redirect_uri: str, error: OAuthError, state: str | None, *, status_code: int = 302) -> Response[Any]:
+def error_redirect(runtime: Runtime, redirect_uri: str, error: OAuthError, state: str | None, *, status_code: RedirectCode = 302) -> Response[Any]:
     # RFC 9207: the `iss` parameter tells the client which server answered (mix-up defence).
     params = {"error": error.error, "error_description": error.description, "state": state, "iss": runtime.settings.issuer}
     return redirect_to(redirect_uri, params, status_code=status_code)
@@ -153,7 +155,7 @@ async def has_consent(runtime: Runtime, user_id: str, client: Client, scopes: fr
     return row is not None and scopes <= set(row.scope.split())
 
 
-async def issue_code_redirect(runtime: Runtime, request: AuthorizationRequest, session: BrowserSession, *, status_code: int) -> Response[Any]:
+async def issue_code_redirect(runtime: Runtime, request: AuthorizationRequest, session: BrowserSession, *, status_code: RedirectCode) -> Response[Any]:
     code = await runtime.codes.issue(
         CodeGrant(
             client_id=request.client_id,
@@ -171,7 +173,7 @@ async def issue_code_redirect(runtime: Runtime, request: AuthorizationRequest, s
 
 
 async def proceed(
-    runtime: Runtime, http: Request[Any, Any, State], request: AuthorizationRequest, session: BrowserSession | None, tx: LoginTransaction | None, *, status_code: int
+    runtime: Runtime, http: Request[Any, Any, State], request: AuthorizationRequest, session: BrowserSession | None, tx: LoginTransaction | None, *, status_code: RedirectCode
 ) -> Response[Any]:
     """Decide the next step: login, consent, or the code."""
     client = await runtime.clients.get(request.client_id)

@@ -6,10 +6,12 @@ client registry every few seconds, so a newly registered client works without re
 
 from __future__ import annotations
 
+
 import time
 from collections.abc import Awaitable, Callable
 
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.enums import ScopeType
+from litestar.types import ASGIApp, HTTPResponseBodyEvent, HTTPResponseStartEvent, Message, Receive, Scope, Send
 
 CORS_PATHS = frozenset({"/token", "/userinfo", "/revoke"})
 REFRESH_SECONDS = 5.0
@@ -37,7 +39,7 @@ def cors_middleware(origins: AllowedOrigins) -> type:
             self.app = app
 
         async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-            if scope["type"] != "http" or scope["path"] not in CORS_PATHS:
+            if scope["type"] != ScopeType.HTTP or scope["path"] not in CORS_PATHS:
                 await self.app(scope, receive, send)
                 return
             origin = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"origin"), None)
@@ -53,8 +55,10 @@ def cors_middleware(origins: AllowedOrigins) -> type:
                         (b"access-control-allow-headers", b"Authorization, Content-Type"),
                         (b"access-control-max-age", b"600"),
                     ]
-                await send({"type": "http.response.start", "status": 204 if allowed else 403, "headers": headers})
-                await send({"type": "http.response.body", "body": b""})
+                start: HTTPResponseStartEvent = {"type": "http.response.start", "status": 204 if allowed else 403, "headers": headers}
+                await send(start)
+                end: HTTPResponseBodyEvent = {"type": "http.response.body", "body": b"", "more_body": False}
+                await send(end)
                 return
 
             async def send_with_cors(message: Message) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import parse_qsl
 
 from litestar import Request
@@ -29,7 +30,7 @@ def parse_params(text: str, where: str) -> dict[str, str]:
     return {name: value for name, value in params.items() if value != ""}
 
 
-async def read_form(request: Request) -> dict[str, str]:
+async def read_form(request: Request[Any, Any, Any]) -> dict[str, str]:
     content_type = request.headers.get("content-type", "")
     media_type = content_type.split(";", 1)[0].strip().lower()
     if media_type != "application/x-www-form-urlencoded":

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import structlog
+from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from token_service.observability.request_id import HEADER, incoming_request_id, new_request_id
@@ -66,7 +67,7 @@ def outcome_of(status: int) -> str:
 
 def request_observation(app: ASGIApp, observer: RequestObserver | None) -> ASGIApp:
     async def observed(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != ScopeType.HTTP:
             await app(scope, receive, send)
             return
         request_id = incoming_request_id(scope["headers"]) or new_request_id()

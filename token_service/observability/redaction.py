@@ -6,6 +6,8 @@ Endpoints are written not to log secrets at all; this processor catches the mist
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
+
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -57,7 +59,7 @@ def redact_value(value: Any) -> Any:
     return value
 
 
-def redact_sensitive(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+def redact_sensitive(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """structlog processor: mask sensitive keys and JWT-shaped strings anywhere in the event."""
     return {
         key: REDACTED if is_sensitive_key(key) and value is not None else redact_value(value)

@@ -9,13 +9,13 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
-from authlib.integrations.base_client.errors import OAuthError  # type: ignore[import-untyped]
+from authlib.integrations.base_client.errors import OAuthError
 
 with warnings.catch_warnings():
     # Authlib announces a future move to the `httpx2` package on import; we use its httpx
     # client as documented today, and the notice would only confuse people starting `dev`.
     warnings.filterwarnings("ignore", message="The httpx module is deprecated")
-    from authlib.integrations.httpx_client import AsyncOAuth2Client  # type: ignore[import-untyped]
+    from authlib.integrations.httpx_client import AsyncOAuth2Client
 
 from token_service.login.connectors.base import UpstreamDeniedError, UpstreamUnavailableError
 
