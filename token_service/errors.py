@@ -68,6 +68,18 @@ class ConsentRequired(OAuthError):
     error = "consent_required"
 
 
+class RequestNotSupported(OAuthError):
+    """OIDC Core §3.1.2.6: the `request` parameter (a request object) is not supported."""
+
+    error = "request_not_supported"
+
+
+class RequestUriNotSupported(OAuthError):
+    """OIDC Core §3.1.2.6: the `request_uri` parameter is not supported."""
+
+    error = "request_uri_not_supported"
+
+
 class UnsupportedResponseType(OAuthError):
     error = "unsupported_response_type"
 

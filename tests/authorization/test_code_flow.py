@@ -274,3 +274,22 @@ def test_cors_admits_only_registered_origins(setup: LoginSetup) -> None:
     assert allowed.status_code == 204 and allowed.headers["access-control-allow-origin"] == "http://127.0.0.1:9999"
     denied = httpx.options(f"{setup.url}/token", headers={"Origin": "https://evil.example.com", "Access-Control-Request-Method": "POST"})
     assert "access-control-allow-origin" not in denied.headers
+
+
+@pytest.mark.parametrize(("parameter", "error"), [("request", "request_not_supported"), ("request_uri", "request_uri_not_supported")])
+def test_request_objects_are_refused_with_the_oidc_error(setup: LoginSetup, browser: Browser, parameter: str, error: str) -> None:
+    _, challenge = pkce_pair()
+    response = browser.http.get(
+        f"{setup.url}/authorize",
+        params={
+            "response_type": "code",
+            "client_id": setup.client_id,
+            "redirect_uri": REDIRECT_URI,
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
+            "state": "s2",
+            parameter: "eyJhbGciOiJub25lIn0.e30.",
+        },
+    )
+    assert response.status_code == 302
+    assert f"error={error}" in response.headers["location"] and "state=s2" in response.headers["location"]

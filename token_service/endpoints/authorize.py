@@ -26,6 +26,8 @@ from token_service.errors import (
     UnsupportedResponseType,
     AccessDenied,
     InvalidScope,
+    RequestNotSupported,
+    RequestUriNotSupported,
 )
 from token_service.grants.codes import CodeGrant
 from token_service.grants.pkce import valid_challenge
@@ -86,8 +88,10 @@ def validate_request(client: Client, redirect_uri: str, params: dict[str, str]) 
     for name, value in params.items():
         if len(value) > MAX_PARAM_LENGTH:
             raise InvalidRequest(f"parameter {name!r} is longer than {MAX_PARAM_LENGTH} characters")
-    if "request" in params or "request_uri" in params:
-        raise OAuthError("request objects are not supported")
+    if "request" in params:
+        raise RequestNotSupported("request objects are not supported; send the parameters in the query string")
+    if "request_uri" in params:
+        raise RequestUriNotSupported("request_uri is not supported; send the parameters in the query string")
     response_type = params.get("response_type")
     if response_type != "code":
         raise UnsupportedResponseType("only response_type=code is supported")
