@@ -10,6 +10,7 @@ set is still recent enough (stale-on-error).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import time
@@ -195,10 +196,9 @@ class JwksCache:
         service is idle and requests rarely wait on the issuer.
         """
         while True:
-            try:
+            # A failure is logged by _fetch; the loop tries again after the backoff.
+            with contextlib.suppress(KeySetUnavailable):
                 await self.refresh()
-            except KeySetUnavailable:
-                pass  # logged by _fetch; try again after the backoff
             now = self._clock()
             if self._last_error is not None and self._retry_at > now:
                 delay = self._retry_at - now

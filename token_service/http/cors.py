@@ -7,6 +7,7 @@ client registry every few seconds, so a newly registered client works without re
 from __future__ import annotations
 
 
+import contextlib
 import time
 from collections.abc import Awaitable, Callable
 
@@ -25,11 +26,10 @@ class AllowedOrigins:
 
     async def allows(self, origin: str) -> bool:
         if time.monotonic() - self._loaded_at > REFRESH_SECONDS:
-            try:
+            # While the database is away, the last known set stays in force.
+            with contextlib.suppress(Exception):
                 self._origins = await self._load()
                 self._loaded_at = time.monotonic()
-            except Exception:
-                pass  # keep the last known set while the database is away
         return origin in self._origins
 
 
