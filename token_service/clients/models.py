@@ -26,36 +26,29 @@ class Client:
 
     @classmethod
     def from_row(cls, row: ClientRow) -> Client:
-        return cls(
-            client_id=row.client_id,
-            secret_hash=row.secret_hash,
-            grant_types=frozenset(row.grant_types),
-            redirect_uris=tuple(row.redirect_uris),
-            post_logout_redirect_uris=tuple(row.post_logout_redirect_uris),
-            scopes=frozenset(row.scope.split()),
-            scope_text=" ".join(sorted(set(row.scope.split()))),
-            audience=row.audience,
-            resources=frozenset(row.resources),
-            public=row.public,
-            first_party=row.first_party,
-            source="database",
-        )
+        return cls._build(row, row.secret_hash, "database")
 
     @classmethod
     def from_config(cls, config: ClientConfig, secret_hash: str | None) -> Client:
+        return cls._build(config, secret_hash, "config")
+
+    @classmethod
+    def _build(cls, fields: ClientRow | ClientConfig, secret_hash: str | None, source: str) -> Client:
+        # A stored row and a TOML entry name their fields alike; one conversion serves both.
+        scopes = frozenset(fields.scope.split())
         return cls(
-            client_id=config.client_id,
+            client_id=fields.client_id,
             secret_hash=secret_hash,
-            grant_types=frozenset(config.grant_types),
-            redirect_uris=tuple(config.redirect_uris),
-            post_logout_redirect_uris=tuple(config.post_logout_redirect_uris),
-            scopes=frozenset(config.scope.split()),
-            scope_text=" ".join(sorted(set(config.scope.split()))),
-            audience=config.audience,
-            resources=frozenset(config.resources),
-            public=config.public,
-            first_party=config.first_party,
-            source="config",
+            grant_types=frozenset(fields.grant_types),
+            redirect_uris=tuple(fields.redirect_uris),
+            post_logout_redirect_uris=tuple(fields.post_logout_redirect_uris),
+            scopes=scopes,
+            scope_text=" ".join(sorted(scopes)),
+            audience=fields.audience,
+            resources=frozenset(fields.resources),
+            public=fields.public,
+            first_party=fields.first_party,
+            source=source,
         )
 
     def allowed_audiences(self) -> frozenset[str]:
