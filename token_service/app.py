@@ -15,13 +15,12 @@ from token_service.endpoints.introspect import introspect
 from token_service.endpoints.logout import logout
 from token_service.endpoints.revoke import revoke
 from token_service.endpoints.userinfo import userinfo, userinfo_verifier
-from token_service.http.cors import AllowedOrigins, cors_middleware
+from token_service.http.cors import AllowedOrigins
 from token_service.endpoints.discovery import discovery, discovery_document, jwks
 from token_service.endpoints.health import healthz, readyz
 from token_service.endpoints.token import GRANTS, token_endpoint
 from token_service.http.errors import EXCEPTION_HANDLERS
-from token_service.http.headers import security_headers_middleware
-from token_service.observability.access import request_observation
+from token_service.http.edge import edge
 from token_service.observability.metrics import TokenServiceMetrics, metrics_endpoint
 from token_service.runtime import Runtime, open_runtime
 from token_service.settings import TokenServiceSettings
@@ -89,7 +88,6 @@ def create_app(settings: TokenServiceSettings, *, runtime: Runtime | None = None
         lifespan=[lifespan],
         state=state,
         exception_handlers=EXCEPTION_HANDLERS,
-        middleware=[security_headers_middleware(https=settings.https), cors_middleware(origins.allowed)],
         openapi_config=OpenAPIConfig(title="token-service", version="0.1.0", path="/schema"),
         request_max_body_size=1024 * 1024,
         debug=False,
@@ -97,6 +95,6 @@ def create_app(settings: TokenServiceSettings, *, runtime: Runtime | None = None
         # default would replace the root handler and bypass redaction.
         logging_config=None,
     )
-    # Outside Litestar's router, so unmatched paths are logged and measured too.
-    app.asgi_handler = request_observation(app.asgi_handler, metrics)
+    # Outside Litestar's router, so unmatched paths get the same headers, log line and metrics.
+    app.asgi_handler = edge(app.asgi_handler, observer=metrics, https=settings.https, origins=origins.allowed)
     return app

@@ -15,6 +15,7 @@ import structlog
 from resource_api.app import create_app as create_resource_app
 from resource_api.settings import ResourceApiSettings
 from tests.support.live_server import LiveServer, free_port, live_server, wait_ready
+from token_service.observability import access_writer
 from token_service.observability.logging import configure_logging
 
 
@@ -32,24 +33,37 @@ class CapturedLogs:
         return [json.loads(line) for line in self.text.splitlines() if line.strip()]
 
 
-@pytest.fixture
-def captured_logs() -> Iterator[CapturedLogs]:
+def only_handler(handler: logging.Handler) -> None:
+    """Leave `handler` alone on the root logger (pytest attaches its own for each test phase)."""
+    root = logging.getLogger()
+    for other in [h for h in root.handlers if h is not handler]:
+        root.removeHandler(other)
+
+
+@contextmanager
+def json_logging_to(stream: io.StringIO) -> Iterator[logging.Handler]:
+    """`configure_logging("json")` on `stream` for a while; the previous set-up afterwards."""
     root = logging.getLogger()
     saved_handlers, saved_level = list(root.handlers), root.level
     saved_structlog = structlog.get_config()
-    stream = io.StringIO()
     handler = configure_logging("json", stream=stream)
-    # Only our handler while the flow runs, so nothing reaches pytest's own capture first.
-    for other in [h for h in root.handlers if h is not handler]:
-        root.removeHandler(other)
+    only_handler(handler)
     try:
-        yield CapturedLogs(stream)
+        yield handler
     finally:
         root.removeHandler(handler)
         for previous in saved_handlers:
             root.addHandler(previous)
         root.setLevel(saved_level)
         structlog.configure(**saved_structlog)
+        access_writer.install(None)
+
+
+@pytest.fixture
+def captured_logs() -> Iterator[CapturedLogs]:
+    stream = io.StringIO()
+    with json_logging_to(stream):
+        yield CapturedLogs(stream)
 
 
 @contextmanager

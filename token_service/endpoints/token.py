@@ -49,5 +49,5 @@ async def token_endpoint(request: Request[Any, Any, State], state: State) -> Res
     if grant_type not in client.grant_types:
         raise UnauthorizedClient(f"client {client.client_id!r} is not registered for grant_type {grant_type!r}")
     body = await grant(runtime, client, params)
-    state.metrics.tokens_issued.labels(grant_type, client.client_id).inc()
+    state.metrics.token_issued(grant_type, client.client_id)
     return no_store_json(body)

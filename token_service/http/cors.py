@@ -6,13 +6,12 @@ client registry every few seconds, so a newly registered client works without re
 
 from __future__ import annotations
 
-
 import contextlib
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
-from litestar.enums import ScopeType
-from litestar.types import ASGIApp, HTTPResponseBodyEvent, HTTPResponseStartEvent, Message, Receive, Scope, Send
+from litestar.types import HTTPResponseBodyEvent, HTTPResponseStartEvent, HTTPScope, Send
 
 CORS_PATHS = frozenset({"/token", "/userinfo", "/revoke"})
 REFRESH_SECONDS = 5.0
@@ -33,39 +32,38 @@ class AllowedOrigins:
         return origin in self._origins
 
 
-def cors_middleware(origins: AllowedOrigins) -> type:
-    class Cors:
-        def __init__(self, app: ASGIApp) -> None:
-            self.app = app
+@dataclass(frozen=True, slots=True)
+class CorsDecision:
+    """What CORS adds to one request to a browser-facing endpoint."""
 
-        async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-            if scope["type"] != ScopeType.HTTP or scope["path"] not in CORS_PATHS:
-                await self.app(scope, receive, send)
-                return
-            origin = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"origin"), None)
-            allowed = origin is not None and await origins.allows(origin)
-            cors_headers = [(b"vary", b"Origin")]
-            if allowed and origin is not None:
-                cors_headers += [(b"access-control-allow-origin", origin.encode("latin-1"))]
-            if scope["method"] == "OPTIONS" and origin is not None:
-                headers = list(cors_headers)
-                if allowed:
-                    headers += [
-                        (b"access-control-allow-methods", b"GET, POST"),
-                        (b"access-control-allow-headers", b"Authorization, Content-Type"),
-                        (b"access-control-max-age", b"600"),
-                    ]
-                start: HTTPResponseStartEvent = {"type": "http.response.start", "status": 204 if allowed else 403, "headers": headers}
-                await send(start)
-                end: HTTPResponseBodyEvent = {"type": "http.response.body", "body": b"", "more_body": False}
-                await send(end)
-                return
+    headers: list[tuple[bytes, bytes]]
+    preflight: HTTPResponseStartEvent | None  # the complete answer to an OPTIONS preflight
 
-            async def send_with_cors(message: Message) -> None:
-                if message["type"] == "http.response.start":
-                    message["headers"] = list(message.get("headers", [])) + cors_headers
-                await send(message)
 
-            await self.app(scope, receive, send_with_cors)
+async def cors_decision(scope: HTTPScope, origins: AllowedOrigins) -> CorsDecision | None:
+    """None for paths outside CORS_PATHS; otherwise the headers, and for a preflight the answer."""
+    if scope["path"] not in CORS_PATHS:
+        return None
+    origin = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"origin"), None)
+    allowed = origin is not None and await origins.allows(origin)
+    cors_headers = [(b"vary", b"Origin")]
+    if allowed and origin is not None:
+        cors_headers.append((b"access-control-allow-origin", origin.encode("latin-1")))
+    if scope["method"] != "OPTIONS" or origin is None:
+        return CorsDecision(cors_headers, None)
+    preflight_headers = list(cors_headers)
+    if allowed:
+        preflight_headers += [
+            (b"access-control-allow-methods", b"GET, POST"),
+            (b"access-control-allow-headers", b"Authorization, Content-Type"),
+            (b"access-control-max-age", b"600"),
+        ]
+    start: HTTPResponseStartEvent = {"type": "http.response.start", "status": 204 if allowed else 403, "headers": preflight_headers}
+    return CorsDecision([], start)
 
-    return Cors
+
+async def answer_preflight(decision: CorsDecision, send: Send) -> None:
+    assert decision.preflight is not None
+    await send(decision.preflight)
+    end: HTTPResponseBodyEvent = {"type": "http.response.body", "body": b"", "more_body": False}
+    await send(end)

@@ -2,32 +2,21 @@
 
 from __future__ import annotations
 
-from litestar.enums import ScopeType
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from collections.abc import Iterable
+
+Header = tuple[bytes, bytes]
 
 
-def security_headers_middleware(*, https: bool) -> type:
-    extra = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer")]
+def security_headers(*, https: bool) -> list[Header]:
+    headers = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer")]
     if https:
-        extra.append((b"strict-transport-security", b"max-age=31536000; includeSubDomains"))
+        headers.append((b"strict-transport-security", b"max-age=31536000; includeSubDomains"))
+    return headers
 
-    class SecurityHeaders:
-        def __init__(self, app: ASGIApp) -> None:
-            self.app = app
 
-        async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-            if scope["type"] != ScopeType.HTTP:
-                await self.app(scope, receive, send)
-                return
-
-            async def send_with_headers(message: Message) -> None:
-                if message["type"] == "http.response.start":
-                    present = {name.lower() for name, _ in message.get("headers", [])}
-                    headers = list(message.get("headers", []))
-                    headers.extend((name, value) for name, value in extra if name not in present)
-                    message["headers"] = headers
-                await send(message)
-
-            await self.app(scope, receive, send_with_headers)
-
-    return SecurityHeaders
+def with_defaults(headers: Iterable[Header], defaults: list[Header]) -> list[Header]:
+    """`headers` plus each default the endpoint did not set itself (an endpoint's own value wins)."""
+    merged = list(headers)
+    present = {name.lower() for name, _ in merged}
+    merged.extend(header for header in defaults if header[0] not in present)
+    return merged

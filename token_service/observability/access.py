@@ -1,8 +1,8 @@
-"""One ASGI wrapper per app: request id, per-request log context, access log, latency.
+"""Per-request observation: request id, per-request log context, access log, latency.
 
-It wraps Litestar's whole ASGI handler (not a route middleware), so requests that match
-no route are logged and measured too. Endpoints add what only they know (client_id,
-grant_type, the OAuth error) with `note_request`.
+The edge wrapper (token_service.http.edge) opens one `Observation` around Litestar's whole
+ASGI handler, so requests that match no route are logged and measured too. Endpoints add
+what only they know (client_id, grant_type, the OAuth error) with `note_request`.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import structlog
-from litestar.enums import ScopeType
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import HTTPScope, Scope
 
-from token_service.observability.request_id import HEADER, incoming_request_id, new_request_id
+from token_service.observability import access_writer
+from token_service.observability.request_id import incoming_request_id, new_request_id
 
 # A stdlib logger, not structlog's: an app embedded without `configure_logging` (tests,
 # other hosts) then follows the host's logging instead of printing to stdout. Once
@@ -65,46 +65,40 @@ def outcome_of(status: int) -> str:
     return "rejected" if status < 500 else "error"
 
 
-def request_observation(app: ASGIApp, observer: RequestObserver | None) -> ASGIApp:
-    async def observed(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != ScopeType.HTTP:
-            await app(scope, receive, send)
-            return
-        request_id = incoming_request_id(scope["headers"]) or new_request_id()
-        facts = RequestFacts()
-        facts_token = _current.set(facts)
+class Observation:
+    """One HTTP request's observation: its id, log context, status, latency and access event."""
+
+    __slots__ = ("request_id", "status", "_facts", "_facts_token", "_started")
+
+    def __init__(self, scope: HTTPScope) -> None:
+        self.request_id = incoming_request_id(scope["headers"]) or new_request_id()
+        self.status = 500  # what the client sees if the app fails before answering
+        self._facts = RequestFacts()
+        self._facts_token = _current.set(self._facts)
         structlog.contextvars.clear_contextvars()
-        structlog.contextvars.bind_contextvars(request_id=request_id)
-        status = 500  # what the client sees if the app fails before answering
-        started = time.perf_counter()
+        structlog.contextvars.bind_contextvars(request_id=self.request_id)
+        self._started = time.perf_counter()
 
-        async def send_with_id(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != HEADER]
-                message["headers"] = [*headers, (HEADER, request_id.encode())]
-            await send(message)
-
-        try:
-            await app(scope, receive, send_with_id)
-        finally:
-            seconds = time.perf_counter() - started
-            route = route_of(scope)
-            if observer is not None:
-                observer.observe_request(scope["method"], route, status, seconds)
-            event = {
-                "method": scope["method"],
-                # The path only: codes, tokens and state travel in the query string.
-                "path": scope["path"][:_MAX_PATH],
-                "route": route,
-                "status": status,
-                "duration_ms": round(seconds * 1000, 2),
-                "outcome": outcome_of(status),
-                **facts.fields,
-            }
-            log.log(logging.ERROR if status >= 500 else logging.INFO, "request", extra=event)
-            structlog.contextvars.clear_contextvars()
-            _current.reset(facts_token)
-
-    return observed
+    def finish(self, scope: HTTPScope, observer: RequestObserver | None) -> None:
+        seconds = time.perf_counter() - self._started
+        status = self.status
+        route = route_of(scope)
+        if observer is not None:
+            observer.observe_request(scope["method"], route, status, seconds)
+        event = {
+            "request_id": self.request_id,
+            "method": scope["method"],
+            # The path only: codes, tokens and state travel in the query string.
+            "path": scope["path"][:_MAX_PATH],
+            "route": route,
+            "status": status,
+            "duration_ms": round(seconds * 1000, 2),
+            "outcome": outcome_of(status),
+            **self._facts.fields,
+        }
+        level = logging.ERROR if status >= 500 else logging.INFO
+        writer = access_writer.installed()
+        if writer is None or not writer.write(level, event):
+            log.log(level, "request", extra=event)
+        structlog.contextvars.clear_contextvars()
+        _current.reset(self._facts_token)

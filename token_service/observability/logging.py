@@ -15,6 +15,7 @@ from typing import IO, Literal
 import structlog
 from structlog.typing import Processor
 
+from token_service.observability import access_writer
 from token_service.observability.redaction import redact_sensitive
 
 LogFormat = Literal["json", "console"]
@@ -75,6 +76,9 @@ def configure_logging(log_format: LogFormat, *, level: int = logging.INFO, strea
         root.removeHandler(previous)
     root.addHandler(handler)
     root.setLevel(level)
+    # Access events in JSON take the direct path (see access_writer); the console format
+    # is for people reading `dev`, where the generic path's cost does not matter.
+    access_writer.install(access_writer.AccessWriter(handler) if log_format == "json" else None)
     # Our access log replaces uvicorn's, whose request line would include the query
     # string, where authorization codes and state travel.
     access = logging.getLogger("uvicorn.access")

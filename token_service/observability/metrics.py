@@ -71,6 +71,8 @@ class TokenServiceMetrics:
             ["method", "route"],
             registry=self.registry,
         )
+        self._request_children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+        self._token_children: dict[tuple[str, str], Counter] = {}
         self._keys = KeyStateCollector()
         self.registry.register(self._keys)
 
@@ -78,9 +80,24 @@ class TokenServiceMetrics:
         """Where the key gauges read the current snapshot (bound when the runtime opens)."""
         self._keys.source = source
 
+    def token_issued(self, grant: str, client_id: str) -> None:
+        key = (grant, client_id)
+        child = self._token_children.get(key)
+        if child is None:
+            child = self._token_children[key] = self.tokens_issued.labels(grant, client_id)
+        child.inc()
+
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
-        self.requests.labels(method, route, str(status)).inc()
-        self.request_duration.labels(method, route).observe(seconds)
+        # prometheus_client's labels() validates and locks on every call (~10 µs); the
+        # children for one (method, route, status) never change, so they are looked up once.
+        # Bounded: routes are templates and methods and statuses are few.
+        key = (method, route, status)
+        children = self._request_children.get(key)
+        if children is None:
+            children = (self.requests.labels(method, route, str(status)), self.request_duration.labels(method, route))
+            self._request_children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
 
 def metrics_of(state: State) -> TokenServiceMetrics | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-import uuid
+import secrets
 from collections.abc import Iterable
 
 HEADER = b"x-request-id"
@@ -22,4 +22,5 @@ def incoming_request_id(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
 
 
 def new_request_id() -> str:
-    return uuid.uuid4().hex
+    # 128 random bits as 32 hex digits (the uuid4().hex shape, without building a UUID object).
+    return secrets.token_hex(16)
