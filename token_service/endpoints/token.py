@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from litestar import Request, Response, post
+from litestar import Request, post
 from litestar.datastructures import State
+from litestar.response.base import ASGIResponse
 
 from token_service.clients.authentication import authenticate_client, read_credentials
 from token_service.clients.models import Client
-from token_service.endpoints.responses import no_store_json
+from token_service.endpoints.responses import no_store_json_asgi
 from token_service.errors import InvalidRequest, SlowDown, UnauthorizedClient, UnsupportedGrantType
 from token_service.grants.authorization_code import authorization_code_grant
 from token_service.grants.client_credentials import client_credentials_grant
@@ -29,7 +30,7 @@ GRANTS: dict[str, Grant] = {
 
 
 @post("/token", status_code=200, include_in_schema=True, summary="Token endpoint (RFC 6749 §3.2)")
-async def token_endpoint(request: Request[Any, Any, State], state: State) -> Response[bytes]:
+async def token_endpoint(request: Request[Any, Any, State], state: State) -> ASGIResponse:
     runtime: Runtime = state.runtime
     runtime.backends.require()
     params = await read_form(request)
@@ -50,4 +51,4 @@ async def token_endpoint(request: Request[Any, Any, State], state: State) -> Res
         raise UnauthorizedClient(f"client {client.client_id!r} is not registered for grant_type {grant_type!r}")
     body = await grant(runtime, client, params)
     state.metrics.token_issued(grant_type, client.client_id)
-    return no_store_json(body)
+    return no_store_json_asgi(body)
