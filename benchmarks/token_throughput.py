@@ -1,6 +1,7 @@
 """Token endpoint throughput and efficiency against a running server.
 
-For each backend (SQLite + in-process store; PostgreSQL + Redis) and grant, runs wrk at
+For each backend (SQLite + in-process store; PostgreSQL + Redis) and grant
+(client_credentials, refresh_token, authorization_code with PKCE), runs wrk at
 several concurrencies and prints requests/s, latency percentiles, the server's CPU time
 per token and the ratio to the raw RSA-2048 signing rate measured in the same run.
 
@@ -19,8 +20,11 @@ import os
 import secrets
 import subprocess
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from urllib.parse import quote, urlencode
 
+from tests.support.browser import Browser, query_of
 from benchmarks.support import BIN, Server, WrkResult, raw_sign_rate, run_wrk, table, token_service
 
 AUDIENCE = "http://127.0.0.1:8001"
@@ -75,6 +79,48 @@ asyncio.run(main())
     return path
 
 
+REDIRECT_URI = "http://127.0.0.1:9/cb"
+BENCH_PASSWORD = "bench-password-0123456789"
+
+
+def signed_in_browsers(server: Server, client_id: str, count: int) -> list[Browser]:
+    """`count` browsers sharing one signed-in session (one password login, as a user would)."""
+    username = "bench-" + secrets.token_hex(4)
+    server.cli("users", "add", username, "--password-stdin", stdin=BENCH_PASSWORD + "\n")
+    first = Browser()
+    first.login(server.url, client_id, REDIRECT_URI, username, BENCH_PASSWORD, scope="notes:read")
+    browsers = [first]
+    for _ in range(count - 1):
+        browser = Browser()
+        browser.http.cookies = first.http.cookies
+        browsers.append(browser)
+    return browsers
+
+
+def make_codes(server: Server, browsers: list[Browser], client_id: str, count: int) -> Path:
+    """Fresh authorization codes from real /authorize requests of a signed-in session.
+
+    Each line is `code=...&code_verifier=...`. Codes live 60 s, so they are made right
+    before the run that spends them; the in-process store of the SQLite set-up rules out
+    making them in another process.
+    """
+
+    def some(browser: Browser, n: int) -> list[str]:
+        lines = []
+        for _ in range(n):
+            location = browser.authorize(server.url, client_id, REDIRECT_URI, scope="notes:read")
+            assert isinstance(location, str), "the signed-in session must get a code without a page"
+            lines.append(urlencode({"code": query_of(location)["code"], "code_verifier": browser.last_verifier}))
+        return lines
+
+    share = count // len(browsers) + 1
+    with ThreadPoolExecutor(len(browsers)) as pool:
+        batches = list(pool.map(lambda b: some(b, share), browsers))
+    path = Path(tempfile.mkstemp(suffix=".txt")[1])
+    path.write_text("\n".join(line for batch in batches for line in batch) + "\n")
+    return path
+
+
 def measure(server: Server, script: str, connections: int, seconds: float) -> tuple[WrkResult, float]:
     before = server.cpu_seconds()
     result = run_wrk(server.url, script, connections=connections, seconds=seconds)
@@ -107,6 +153,18 @@ def bench_backend(name: str, env: dict[str, str], seconds: float, raw: float) ->
             result, cpu = measure(server, single_use_script(tokens, body, public["client_id"]), connections, seconds)
             rows.append(row("refresh_token", connections, result, cpu, raw))
             tokens.unlink()
+        # Code redemption with PKCE: access token only (no openid, no refresh token), one signature.
+        spa = json.loads(server.cli("clients", "add", "--grant", "authorization_code", "--public", "--first-party",
+                                    "--redirect-uri", REDIRECT_URI, "--scope", "notes:read", "--audience", AUDIENCE))
+        browsers = signed_in_browsers(server, spa["client_id"], 4)
+        for connections in (8, 32):
+            codes = make_codes(server, browsers, spa["client_id"], int(seconds * 700) + 500)
+            # %% : the template is a Lua format string, and the encoded URI holds % escapes.
+            redirect = quote(REDIRECT_URI, safe="").replace("%", "%%")
+            body = f"grant_type=authorization_code&%s&redirect_uri={redirect}&client_id=%s"
+            result, cpu = measure(server, single_use_script(codes, body, spa["client_id"]), connections, seconds)
+            rows.append(row("authorization_code", connections, result, cpu, raw))
+            codes.unlink()
     print(f"\n## {name}, 1 worker\n")
     print(table(HEADERS, rows))
 
@@ -166,16 +224,22 @@ def main() -> None:
     args = parser.parse_args()
     raw = raw_sign_rate()
     print(f"raw RSA-2048 signing rate (cryptography, one core): {raw:.0f} signs/s ({1e6 / raw:.0f} µs each); cores: {os.cpu_count()}")
-    env_log = {"TOKEN_SERVICE_LOG_FORMAT": "json"}
-    if args.backend in ("sqlite", "both"):
-        bench_backend("SQLite + in-process store", env_log, args.seconds, raw)
-    if args.backend in ("postgres", "both"):
-        env = {**env_log, **postgres_env()}
-        try:
-            bench_backend("PostgreSQL + Redis", env, args.seconds, raw)
-            bench_all_cores(env, args.seconds, raw)
-        finally:
-            drop_postgres(env)
+    # A password upstream, so the authorization_code rows can sign a user in.
+    config = Path(tempfile.mkstemp(suffix=".toml")[1])
+    config.write_text('[[upstreams]]\nname = "local"\nkind = "password"\n')
+    env_log = {"TOKEN_SERVICE_LOG_FORMAT": "json", "TOKEN_SERVICE_CONFIG": str(config)}
+    try:
+        if args.backend in ("sqlite", "both"):
+            bench_backend("SQLite + in-process store", env_log, args.seconds, raw)
+        if args.backend in ("postgres", "both"):
+            env = {**env_log, **postgres_env()}
+            try:
+                bench_backend("PostgreSQL + Redis", env, args.seconds, raw)
+                bench_all_cores(env, args.seconds, raw)
+            finally:
+                drop_postgres(env)
+    finally:
+        config.unlink()
 
 
 if __name__ == "__main__":
