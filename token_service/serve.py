@@ -49,7 +49,15 @@ def serve(settings: TokenServiceSettings, *, host: str | None, port: int | None,
     count = workers if workers is not None else default_workers(settings)
     check_workers(settings, count)
     asyncio.run(preflight(settings, migrate_now=migrate_now))
-    options = {"host": host or settings.host, "port": port or settings.port, "log_level": "info", "access_log": False, "log_config": None}
+    options = {
+        "host": host or settings.host,
+        "port": port or settings.port,
+        "log_level": "info",
+        "access_log": False,
+        "log_config": None,
+        # No `server: uvicorn` banner: it tells an attacker the stack, and costs every response a header.
+        "server_header": False,
+    }
     if count == 1:
         uvicorn.run(create_app(settings), **options)  # type: ignore[arg-type]
     else:

@@ -235,6 +235,8 @@ def test_replicas_serve_one_key_set_and_the_api_accepts_a_token_from_either(depl
             auth=(client["client_id"], client["client_secret"]),
         )
         assert response.status_code == 200, f"{replica.name}: {response.text}"
+        # `serve` names no server software (RFC 9110 §10.2.4 permits omitting it).
+        assert "server" not in response.headers
         token = response.json()["access_token"]
         me = httpx.get(f"{deployment.api_url}/me", headers={"Authorization": f"Bearer {token}"})
         assert me.status_code == 200, f"token from {replica.name} rejected: {me.headers.get('www-authenticate')}"
