@@ -190,6 +190,14 @@ class DuplicateMember(ValueError):
         self.name = name
 
 
+class NestedTooDeeply(ValueError):
+    """Python's JSON parser raises RecursionError (not a ValueError) on deep nesting;
+    as a ValueError it is refused like any other unreadable JSON instead of escaping as a 500."""
+
+    def __init__(self) -> None:
+        super().__init__("JSON nested too deeply")
+
+
 def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     members: dict[str, Any] = {}
     for name, value in pairs:
@@ -209,16 +217,22 @@ def strict_json(text: str | bytes) -> Any:
     RFC 7515 §5.2 and RFC 7519 §7.2 make a JOSE header or claims set with duplicate
     member names invalid (or only valid with last-wins parsing, which is exactly how
     two parsers come to disagree about the same token: RFC 8725 §2.7). Raises
-    DuplicateMember or another ValueError.
+    DuplicateMember, NestedTooDeeply or another ValueError.
     """
     if isinstance(text, bytes):
         text = text.decode("utf-8")  # RFC 7519 §7.2: the JSON is UTF-8
-    return _STRICT_DECODER.decode(text)
+    try:
+        return _STRICT_DECODER.decode(text)
+    except RecursionError:
+        raise NestedTooDeeply() from None
 
 
 # One decoder, built once: json.loads with hooks would construct a new one per call, on
 # the hot path of every verification.
 _STRICT_DECODER = json.JSONDecoder(object_pairs_hook=_unique_members, parse_constant=_reject_json_constant)
+
+
+_HEADER_TOO_DEEP = "the header nests JSON too deeply to be read"
 
 
 def check_header(t: TokenUnderCheck) -> str:
@@ -227,6 +241,10 @@ def check_header(t: TokenUnderCheck) -> str:
         compact = jws.extract_compact(t.token_bytes, registry=t.policy.registry)
     except JoseError as exc:
         raise _reject("header", f"the token could not be decoded: {exc.description or exc.error}") from None
+    except RecursionError:
+        # joserfc's json.loads on a header like [[[[...]]]]: any client can send one, before
+        # any signature is checked, so it must end as a 401 and not as an unhandled error.
+        raise _reject("header", _HEADER_TOO_DEEP) from None
     header = compact.headers()
     if not isinstance(header, dict):
         raise _reject("header", "the header is not a JSON object")
@@ -236,6 +254,8 @@ def check_header(t: TokenUnderCheck) -> str:
         strict_json(base64.urlsafe_b64decode(t.token_bytes.split(b".", 1)[0] + b"==="))
     except DuplicateMember as exc:
         raise _reject("header", f"the header repeats the {exc.name!r} member (RFC 7515 §5.2)") from None
+    except NestedTooDeeply:
+        raise _reject("header", _HEADER_TOO_DEEP) from None
     except ValueError:
         raise _reject("header", "the header is not valid JSON") from None
     t.compact = compact
@@ -270,10 +290,11 @@ def check_type(t: TokenUnderCheck) -> str:
 
 def check_critical_headers(t: TokenUnderCheck) -> str:
     assert t.header is not None
-    crit = t.header.get("crit")
-    if crit is not None:
+    if "crit" in t.header:
         # RFC 7515 §4.1.11: a recipient that does not understand a listed extension must reject.
-        raise _reject("crit", f"the header lists critical extensions {_shown(crit)}, which this verifier does not support")
+        # Membership, not a None test: "crit": null is no valid list either, and joserfc's own
+        # crit check (in the signature rule) would fail on it with a TypeError, i.e. a 500.
+        raise _reject("crit", f"the header lists critical extensions {_shown(t.header['crit'])}, which this verifier does not support")
     if "b64" in t.header and t.header["b64"] is not True:
         raise _reject("crit", "unencoded payloads (RFC 7797 b64) are not accepted for access tokens")
     if "zip" in t.header:
@@ -300,12 +321,19 @@ async def check_kid(t: TokenUnderCheck) -> str:
 
 
 def check_signature(t: TokenUnderCheck) -> str:
-    assert t.compact is not None and t.key is not None
+    assert t.compact is not None and t.header is not None and t.key is not None
     kid = t.key.kid
     try:
         valid = jws.validate_compact(t.compact, t.key, registry=t.policy.registry)
     except JoseError as exc:
         raise _reject("signature", f"the signature could not be checked with key {kid!r}: {exc.description or exc.error}") from None
+    except TypeError:
+        # Only `evaluate` gets here with a crit member (verify stops at the crit rule): joserfc
+        # iterates crit and looks each entry up in the header, a TypeError on null, a number
+        # or a nested list. Anything else is a bug to surface, not a verdict.
+        if "crit" not in t.header:
+            raise
+        raise _reject("signature", f"the signature could not be checked with key {kid!r}: crit must be a list of header names") from None
     if not valid:
         raise _reject(
             "signature",
@@ -320,6 +348,8 @@ def check_payload(t: TokenUnderCheck) -> str:
         claims = strict_json(t.compact.payload)
     except DuplicateMember as exc:
         raise _reject("payload", f"the payload repeats the {exc.name!r} claim (RFC 7519 §4)") from None
+    except NestedTooDeeply:
+        raise _reject("payload", "the payload nests JSON too deeply to be read") from None
     except ValueError:
         raise _reject("payload", "the payload is not valid JSON") from None
     if not isinstance(claims, dict):
