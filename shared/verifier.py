@@ -122,9 +122,9 @@ class AccessTokenVerifier:
         """
         under_check = self._start(token, required_scopes, None)
         for rule in self.rules:
-            note = rule.check(under_check)
-            if not isinstance(note, str):
-                await note
+            pending = rule.check(under_check)
+            if pending is not None:
+                await pending
         return under_check.to_claims()
 
     async def evaluate(
@@ -146,13 +146,14 @@ class AccessTokenVerifier:
                 results.append(RuleResult(rule.name, rule.title, "skipped", f"not checked: needs {', '.join(missing)}"))
                 continue
             try:
-                note = rule.check(under_check)
-                if not isinstance(note, str):
-                    note = await note
+                pending = rule.check(under_check)
+                if pending is not None:
+                    await pending
             except (TokenRejected, KeySetUnavailable) as exc:
                 results.append(RuleResult(rule.name, rule.title, "failed", exc.reason, exc))
             else:
-                results.append(RuleResult(rule.name, rule.title, "passed", note))
+                # Worded right away, before a later rule adds to what the note reads.
+                results.append(RuleResult(rule.name, rule.title, "passed", rule.note(under_check)))
         accepted = all(r.outcome == "passed" for r in results)
         return Evaluation(
             results=tuple(results),

@@ -75,6 +75,23 @@ def _exp_text(f: Forge) -> str:
     return json.dumps(f.claims()["exp"])
 
 
+# Deep enough that Python's JSON parser gives up with a RecursionError, shallow enough that
+# the token stays under the 8192-byte cap (so the parser, not the size rule, is what is tested).
+_DEPTH = 2000
+_NESTED = "[" * _DEPTH + "]" * _DEPTH
+
+
+def _parser_gives_up() -> bool:
+    try:
+        json.loads(_NESTED)
+    except RecursionError:
+        return True
+    return False
+
+
+_DEEP_NESTING = pytest.mark.skipif(not _parser_gives_up(), reason=f"this Python parses JSON nested {_DEPTH} deep")
+
+
 HEADER_KEYS: list[Any] = [
     pytest.param(lambda f: f.signed(f.header(jwk=f.stranger.as_dict(private=False)), key=f.stranger), "signature", id="jwk-header-under-our-kid"),
     pytest.param(
@@ -120,6 +137,9 @@ CASES: list[Any] = [
     pytest.param(lambda f: f.signed(f.header(kid=DROP)), "kid", id="kid-missing-with-two-keys-published"),
     pytest.param(lambda f: f.signed(f.header(crit=["exp"], exp=1)), "crit", id="crit-unknown"),
     pytest.param(lambda f: f.signed(f.header(b64=False, crit=["b64"])), "crit", id="b64-false"),
+    pytest.param(lambda f: f.signed(f.header(crit=None)), "crit", id="crit-null"),
+    pytest.param(lambda f: f.signed(f.header(crit=5)), "crit", id="crit-number"),
+    pytest.param(lambda f: f.signed(f.header(crit=[["exp"]], exp=1)), "crit", id="crit-nested-list"),
     pytest.param(lambda f: f.signed(f.header(zip="DEF")), "crit", id="zip-def"),
     pytest.param(_nested, "crit", id="nested-cty-jwt"),
     pytest.param(lambda f: "eyJhbGciOiJSU0EtT0FFUCIsImVuYyI6IkEyNTZHQ00ifQ.a2V5.aXY.Y2lwaGVy.dGFn", "format", id="jwe-five-segments"),
@@ -136,6 +156,10 @@ CASES: list[Any] = [
     pytest.param(lambda f: f.signed(claims=[f.claims()]), "payload", id="payload-array"),
     pytest.param(lambda f: f.signed('{"alg": "none", "alg": "RS256", "typ": "at+jwt", "kid": "k1"}'), "header", id="duplicate-alg"),
     pytest.param(lambda f: _raw_claims(f, '"sub": "user-1"', '"sub": "user-1", "sub": "admin"'), "payload", id="duplicate-sub"),
+    pytest.param(
+        lambda f: f.signed('{"alg": "RS256", "typ": "at+jwt", "kid": "k1", "x": %s}' % _NESTED), "header", id="header-deeply-nested", marks=_DEEP_NESTING
+    ),
+    pytest.param(lambda f: _raw_claims(f, '"sub": "user-1"', f'"sub": "user-1", "x": {_NESTED}'), "payload", id="payload-deeply-nested", marks=_DEEP_NESTING),
     pytest.param(lambda f: f.signed(claims=f.claims(padding="x" * 1_000_000)), "format", id="one-megabyte"),
     pytest.param(lambda f: f.signed(claims=f.claims(exp=str(int(time.time()) + 300))), "expiry", id="exp-string"),
     pytest.param(lambda f: _raw_claims(f, f'"exp": {_exp_text(f)}', '"exp": 1e400'), "expiry", id="exp-float-overflow"),

@@ -57,3 +57,39 @@ async def test_evaluate_can_judge_at_another_time(verifier: AccessTokenVerifier,
     later = await verifier.evaluate(token, now=time.time() + 3600)
 
     assert [r.rule for r in later.failures] == ["expiry"]
+
+
+async def test_passed_rules_say_what_they_found(verifier: AccessTokenVerifier, issuer: FakeIssuer) -> None:
+    # verify never words these notes; evaluate builds each one right after its rule passed.
+    now = int(time.time())
+    token = issuer.mint(scope="notes:read notes:write", nbf=now - 5, iat=now - 10, exp=now + 300)
+
+    evaluation = await verifier.evaluate(token, required_scopes=["notes:read"], now=now)
+
+    assert {r.rule: r.detail for r in evaluation.results} == {
+        "format": f"compact JWS, {len(token)} bytes",
+        "header": "header names alg, kid, typ",
+        "algorithm": "alg RS256 is allowed",
+        "typ": "typ at+jwt",
+        "crit": "no critical extensions",
+        "kid": f"key k1 is in the JWKS of {issuer.issuer}",
+        "signature": "signature verified with key k1",
+        "payload": "9 claims",
+        "issuer": f"issuer {issuer.issuer}",
+        "audience": "audience includes http://api.test",
+        "expiry": "expires in 300 s",
+        "not_before": "nbf has passed",
+        "issued_at": "issued 10 s ago",
+        "required_claims": "all of iss, sub, aud, exp, iat, jti, client_id present",
+        "scope": "has notes:read",
+    }
+
+
+async def test_notes_for_absent_optional_claims(verifier: AccessTokenVerifier, issuer: FakeIssuer) -> None:
+    evaluation = await verifier.evaluate(issuer.mint(iat=FakeIssuer.DELETE))
+
+    details = {r.rule: (r.outcome, r.detail) for r in evaluation.results}
+    assert details["not_before"] == ("passed", "no nbf claim")
+    assert details["issued_at"] == ("passed", "no iat claim")
+    assert details["required_claims"] == ("failed", "missing required claim(s): iat")
+    assert details["scope"] == ("passed", "no scope required")

@@ -289,6 +289,24 @@ async def test_crit_header_is_rejected(verifier: AccessTokenVerifier, issuer: Fa
     assert exc.reason == "the header lists critical extensions ['exp'], which this verifier does not support"
 
 
+async def test_header_read_once_is_what_joserfc_reads(verifier: AccessTokenVerifier, issuer: FakeIssuer, key1: RSAKey) -> None:
+    # The usual header is parsed only by the strict decoder; it must give joserfc's own dict.
+    extra = {"x5t": "abc", "nested": {"a": [1, 2.5, None, True, -0.0, 1e300]}, "text": "\u00e9\u2028\"\\"}
+    header = {"alg": "RS256", "typ": "at+jwt", "kid": "k1", **extra}
+    registry = jws.JWSRegistry(algorithms=["RS256"], strict_check_header=False)
+    token = jws.serialize_compact(header, json.dumps(default_claims(issuer)), key1, registry=registry)
+
+    evaluation = await verifier.evaluate(token)
+
+    assert evaluation.accepted
+    assert evaluation.header == jws.extract_compact(token.encode(), registry=registry).protected == header
+
+
+async def test_b64_true_header_is_accepted(verifier: AccessTokenVerifier, issuer: FakeIssuer) -> None:
+    # RFC 7797 b64 true is the default encoding; such a header takes joserfc's general path.
+    assert (await verifier.verify(issuer.mint(header={"b64": True}))).sub == "user-1"
+
+
 async def test_embedded_jwk_header_is_never_used_to_verify(
     verifier: AccessTokenVerifier, issuer: FakeIssuer, key2: RSAKey
 ) -> None:

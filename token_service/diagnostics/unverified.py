@@ -37,7 +37,7 @@ def _json_segment(segment: str) -> dict[str, Any] | None:
     try:
         raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
         value = json.loads(raw)
-    except (binascii.Error, ValueError):
+    except (binascii.Error, ValueError, RecursionError):  # RecursionError: JSON nested too deeply to parse
         return None
     return value if isinstance(value, dict) else None
 

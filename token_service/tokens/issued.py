@@ -24,7 +24,7 @@ INACTIVE: dict[str, Any] = {"active": False}
 T = TypeVar("T")
 
 
-def check_any_audience(t: TokenUnderCheck) -> str:
+def check_any_audience(t: TokenUnderCheck) -> None:
     assert t.claims is not None
     aud = t.claims.get("aud")
     if isinstance(aud, str):
@@ -34,11 +34,21 @@ def check_any_audience(t: TokenUnderCheck) -> str:
     else:
         raise InvalidToken("aud must be a string or a non-empty list of strings", rule="audience")
     t.audiences = audiences
-    return f"audience {', '.join(audiences)}"
+
+
+def any_audience_note(t: TokenUnderCheck) -> str:
+    assert t.audiences is not None
+    return f"audience {', '.join(t.audiences)}"
 
 
 ANY_AUDIENCE_RULES: tuple[Rule, ...] = tuple(
-    Rule("audience", "aud is well-formed (any audience: the caller is not the token's audience)", check_any_audience, ("claims",))
+    Rule(
+        "audience",
+        "aud is well-formed (any audience: the caller is not the token's audience)",
+        check_any_audience,
+        any_audience_note,
+        ("claims",),
+    )
     if rule.name == "audience"
     else rule
     for rule in RULES
