@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -47,9 +48,13 @@ def create_app(settings: ResourceApiSettings, *, http_client: httpx.AsyncClient 
         # Keys load (and are retried) in the background, so the API starts even when
         # the issuer is not up yet; /readyz reports when tokens can be checked.
         key_refresher = asyncio.create_task(jwks.keep_fresh(), name="jwks-keep-fresh")
+        # Start-up objects live as long as the process: keep full collections (tens of ms
+        # with them) from stalling requests.
+        gc.freeze()
         try:
             yield
         finally:
+            gc.unfreeze()
             key_refresher.cancel()
             await jwks.aclose()
             await engine.dispose()
