@@ -84,13 +84,14 @@ class Server:
         return result.stdout
 
 
-def wait_until_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
+def wait_until_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 60, *, path: str = "/readyz", accept_any_status: bool = False) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"server exited with {process.returncode}")
         try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+            status = httpx.get(f"{url}{path}", timeout=2).status_code
+            if status == 200 or accept_any_status:
                 return
         except httpx.HTTPError:
             pass
