@@ -12,9 +12,11 @@ from typing import Any
 
 import pytest
 from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 
 from tests.support.clock import FakeClock
 from token_service.db.models import RefreshTokenRow, UserRow
+from token_service.db.refresh_rotation import _CLAIM_AND_INSERT, _IS_UNROTATED, _LOAD, _REVOKE_FAMILY
 from token_service.errors import InvalidGrant, InvalidScope
 from token_service.runtime import Runtime, open_runtime
 from token_service.settings import TokenServiceSettings
@@ -198,3 +200,13 @@ async def test_a_deleted_users_tokens_are_refused(setup: Setup) -> None:
     async with setup.runtime.sessions() as session, session.begin():
         await session.execute(delete(UserRow).where(UserRow.id == setup.user_id))
     await refused(setup, token, "no longer exists")
+
+
+def test_the_statements_run_on_asyncpg_itself_need_no_conversion_of_values() -> None:
+    """On PostgreSQL they bypass SQLAlchemy's execution, so its type processing must be a no-op."""
+    dialect = asyncpg_dialect()
+    for statement in (_LOAD, _CLAIM_AND_INSERT, _IS_UNROTATED, _REVOKE_FAMILY):
+        for bind in statement.compile(dialect=dialect).binds.values():
+            assert bind.type.dialect_impl(dialect).bind_processor(dialect) is None, bind
+    for column in _LOAD.selected_columns:
+        assert column.type.dialect_impl(dialect).result_processor(dialect, None) is None, column

@@ -23,10 +23,10 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import select, update
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from token_service.db.models import RefreshFamilyRow, RefreshTokenRow
-from token_service.db.refresh_rotation import LoadedRow, RotationStore
+from token_service.db.refresh_rotation import LoadedRow, RotationConnection, RotationStore
 from token_service.errors import InvalidGrant
 from token_service.settings import TokenServiceSettings
 from token_service.users.models import User
@@ -94,17 +94,19 @@ def _checked(found: LoadedRow | None, client_id: str, now: int) -> StoredRefresh
     """The stored token if `client_id` may present it now; rotated tokens included."""
     if found is None:
         raise InvalidGrant("the refresh token is not valid")
-    if found.client_id != client_id:
+    if found["client_id"] != client_id:
         raise InvalidGrant("the refresh token was issued to another client")
-    if found.revoked_at is not None:
+    if found["revoked_at"] is not None:
         raise InvalidGrant("the refresh token has been revoked")
-    if now >= found.family_expires_at or now >= found.expires_at:
+    if now >= found["family_expires_at"] or now >= found["expires_at"]:
         raise InvalidGrant("the refresh token has expired; sign in again")
-    if found.found_user_id is None:
+    if found["found_user_id"] is None:
         raise InvalidGrant("the user of this refresh token no longer exists")
-    user = User(id=found.found_user_id, username=found.username, name=found.name, email=found.email, email_verified=bool(found.email_verified))
-    context = RefreshContext(found.family_id, found.client_id, found.user_id, found.scope, found.resource, found.auth_time, user)
-    return StoredRefreshToken(context, found.expires_at, found.family_expires_at, found.rotated_at, found.successor_ciphertext)
+    user = User(
+        id=found["found_user_id"], username=found["username"], name=found["name"], email=found["email"], email_verified=bool(found["email_verified"])
+    )
+    context = RefreshContext(found["family_id"], found["client_id"], found["user_id"], found["scope"], found["resource"], found["auth_time"], user)
+    return StoredRefreshToken(context, found["expires_at"], found["family_expires_at"], found["rotated_at"], found["successor_ciphertext"])
 
 
 @dataclass(frozen=True)
@@ -192,13 +194,12 @@ class RefreshTokens:
         token_hash = hash_token(token)
         now = int(time.time())
         async with self._store.connect() as connection:
-            found = await self._store.load(connection, token_hash)
+            found = await connection.load(token_hash)
             stored = _checked(found, client_id, now)
             if stored.rotated_at is None:
                 successor = new_refresh_token()
                 response = build(stored.context, successor)
-                claimed = await self._store.claim(
-                    connection,
+                claimed = await connection.claim(
                     token_hash=token_hash,
                     sealed=seal_successor(token, response),
                     successor_hash=hash_token(successor),
@@ -208,23 +209,23 @@ class RefreshTokens:
                 if claimed:
                     return response
                 # Lost the race (or the family was revoked meanwhile): read the outcome.
-                stored = _checked(await self._store.load(connection, token_hash), client_id, now)
+                stored = _checked(await connection.load(token_hash), client_id, now)
                 if stored.rotated_at is None:
                     raise InvalidGrant("the refresh token is not valid")
             return await self._replayed(connection, token, stored, now)
 
-    async def _replayed(self, connection: AsyncConnection, token: str, stored: StoredRefreshToken, now: int) -> dict[str, Any]:
+    async def _replayed(self, connection: RotationConnection, token: str, stored: StoredRefreshToken, now: int) -> dict[str, Any]:
         assert stored.rotated_at is not None
         if stored.successor_ciphertext is not None:
             successor = open_successor(token, stored.successor_ciphertext)
             if successor is not None:
                 successor_hash = hash_token(str(successor.get("refresh_token", "")))
-                successor_unused = await self._store.is_unrotated(connection, successor_hash)
+                successor_unused = await connection.is_unrotated(successor_hash)
                 if successor_unused and now - stored.rotated_at <= self._settings.refresh_token_grace:
                     return successor
         # Reuse outside the grace window (or after the successor moved on): the token
         # may be stolen, so the whole family goes (RFC 9700 §4.14.2).
-        await self._store.revoke_family(connection, stored.family_id, now)
+        await connection.revoke_family(stored.family_id, now)
         raise InvalidGrant("the refresh token was already used; the session's tokens are revoked, sign in again")
 
     async def revoke_family(self, family_id: str) -> None:
