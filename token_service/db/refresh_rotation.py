@@ -12,8 +12,8 @@ backends claim by compare-and-set on `rotated_at`, so the semantics are the same
   over asyncpg's 30 (measured), more than anything else in a rotation but the signature.
   Errors come out translated as SQLAlchemy would raise them, and a connection found closed
   is invalidated, not returned to the pool.
-- SQLite: through SQLAlchemy Core; the claim (UPDATE ... RETURNING) and the insert run in
-  one write transaction that starts with the claim (see db.engine on writing first).
+- SQLite: through SQLAlchemy Core; the claim and the insert run in one write transaction
+  that starts with the claim (see db.engine on writing first).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, Protocol
 
-from sqlalchemy import BigInteger, String, Table, bindparam, exists, insert, select, update
+from sqlalchemy import BigInteger, FromClause, Insert, String, Table, bindparam, exists, insert, select, update
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -77,34 +77,33 @@ _CLAIM = (
         exists().where(FAMILIES.c.id == TOKENS.c.family_id, FAMILIES.c.revoked_at.is_(None)),
     )
     .values(rotated_at=bindparam("now", type_=BigInteger), successor_ciphertext=bindparam("sealed"))
-    .returning(TOKENS.c.family_id, TOKENS.c.scope, TOKENS.c.resource)
 )
+
+
+def _insert_successor_of(claimed: FromClause) -> Insert:
+    """The successor row: the claimed token's family, scope and resource, with its own hash and times."""
+    return insert(TOKENS).from_select(
+        ["token_hash", "family_id", "scope", "resource", "created_at", "expires_at"],
+        select(
+            bindparam("successor_hash", type_=String),
+            claimed.c.family_id,
+            claimed.c.scope,
+            claimed.c.resource,
+            bindparam("now", type_=BigInteger),
+            bindparam("successor_expires_at", type_=BigInteger),
+        ).where(claimed.c.token_hash == bindparam("claimed_hash")),
+    )
+
 
 # PostgreSQL: claim and successor in one statement; it inserts a row only if the claim won.
 # PostgreSQL takes the claim's row lock, and a concurrent claim of the same token waits for
 # it and then finds `rotated_at` set (READ COMMITTED re-checks the row).
-_claimed = _CLAIM.cte("claimed")
-_CLAIM_AND_INSERT = insert(TOKENS).from_select(
-    ["token_hash", "family_id", "scope", "resource", "created_at", "expires_at"],
-    select(
-        bindparam("successor_hash", type_=String),
-        _claimed.c.family_id,
-        _claimed.c.scope,
-        _claimed.c.resource,
-        bindparam("now", type_=BigInteger),
-        bindparam("successor_expires_at", type_=BigInteger),
-    ),
+_CLAIM_AND_INSERT = _insert_successor_of(
+    _CLAIM.returning(TOKENS.c.token_hash, TOKENS.c.family_id, TOKENS.c.scope, TOKENS.c.resource).cte("claimed")
 )
 
-# SQLite: the successor, inserted after the claim in the same transaction.
-_INSERT_SUCCESSOR = insert(TOKENS).values(
-    token_hash=bindparam("successor_hash"),
-    family_id=bindparam("claimed_family_id"),
-    scope=bindparam("claimed_scope"),
-    resource=bindparam("claimed_resource"),
-    created_at=bindparam("now"),
-    expires_at=bindparam("successor_expires_at"),
-)
+# SQLite: the claim, then the successor in the same transaction if it won.
+_INSERT_SUCCESSOR = _insert_successor_of(TOKENS)
 
 _IS_UNROTATED = select(TOKENS.c.token_hash).where(TOKENS.c.token_hash == bindparam("token_hash"), TOKENS.c.rotated_at.is_(None))
 
@@ -140,14 +139,11 @@ class _CoreConnection:
 
     async def claim(self, *, token_hash: str, sealed: bytes, successor_hash: str, now: int, expires_at: int) -> bool:
         params = _claim_params(token_hash, sealed, successor_hash, now, expires_at)
-        claimed = (await self._connection.execute(_CLAIM, params)).first()
-        if claimed is not None:
-            await self._connection.execute(
-                _INSERT_SUCCESSOR,
-                {**params, "claimed_family_id": claimed.family_id, "claimed_scope": claimed.scope, "claimed_resource": claimed.resource},
-            )
+        claimed = (await self._connection.execute(_CLAIM, params)).rowcount == 1
+        if claimed:
+            await self._connection.execute(_INSERT_SUCCESSOR, params)
         await self._connection.commit()
-        return claimed is not None
+        return claimed
 
     async def is_unrotated(self, token_hash: str) -> bool:
         return (await self._connection.execute(_IS_UNROTATED, {"token_hash": token_hash})).first() is not None
