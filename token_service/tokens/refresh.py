@@ -23,9 +23,10 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import select, update
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from token_service.db.models import RefreshFamilyRow, RefreshTokenRow, UserRow
+from token_service.db.models import RefreshFamilyRow, RefreshTokenRow
+from token_service.db.refresh_rotation import LoadedRow, RotationConnection, RotationStore
 from token_service.errors import InvalidGrant
 from token_service.settings import TokenServiceSettings
 from token_service.users.models import User
@@ -75,6 +76,40 @@ class RefreshContext:
 
 
 @dataclass(frozen=True)
+class StoredRefreshToken:
+    """A presented token as stored, checked usable by its client (it may be rotated already)."""
+
+    context: RefreshContext
+    expires_at: int
+    family_expires_at: int
+    rotated_at: int | None
+    successor_ciphertext: bytes | None
+
+    @property
+    def family_id(self) -> str:
+        return self.context.family_id
+
+
+def _checked(found: LoadedRow | None, client_id: str, now: int) -> StoredRefreshToken:
+    """The stored token if `client_id` may present it now; rotated tokens included."""
+    if found is None:
+        raise InvalidGrant("the refresh token is not valid")
+    if found["client_id"] != client_id:
+        raise InvalidGrant("the refresh token was issued to another client")
+    if found["revoked_at"] is not None:
+        raise InvalidGrant("the refresh token has been revoked")
+    if now >= found["family_expires_at"] or now >= found["expires_at"]:
+        raise InvalidGrant("the refresh token has expired; sign in again")
+    if found["found_user_id"] is None:
+        raise InvalidGrant("the user of this refresh token no longer exists")
+    user = User(
+        id=found["found_user_id"], username=found["username"], name=found["name"], email=found["email"], email_verified=bool(found["email_verified"])
+    )
+    context = RefreshContext(found["family_id"], found["client_id"], found["user_id"], found["scope"], found["resource"], found["auth_time"], user)
+    return StoredRefreshToken(context, found["expires_at"], found["family_expires_at"], found["rotated_at"], found["successor_ciphertext"])
+
+
+@dataclass(frozen=True)
 class UsableRefreshToken:
     """A stored refresh token that can still be redeemed, as introspection describes it."""
 
@@ -85,14 +120,16 @@ class UsableRefreshToken:
     expires_at: int  # the idle expiry, already capped by the family's absolute expiry
 
 
-# Builds the new token response given the context and the new refresh token; raising rolls
-# the rotation back. It runs inside the rotation transaction, so it must not touch the
-# database: a second connection taken while the first is held deadlocks the pool under load.
+# Builds the new token response given the context and the new refresh token; raising leaves
+# the presented token unused. It runs while the rotation holds its connection, so it must not
+# touch the database: a second connection taken while the first is held deadlocks the pool
+# under load.
 ResponseBuilder = Callable[[RefreshContext, str], dict[str, Any]]
 
 
 class RefreshTokens:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], settings: TokenServiceSettings) -> None:
+    def __init__(self, engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], settings: TokenServiceSettings) -> None:
+        self._store = RotationStore(engine)
         self._sessions = sessions
         self._settings = settings
 
@@ -146,72 +183,49 @@ class RefreshTokens:
                 await asyncio.sleep(0.01 * (attempt + 1))
         raise AssertionError("unreachable")
 
-    @staticmethod
-    async def _load(session: AsyncSession, token_hash: str, client_id: str, now: int) -> tuple[RefreshTokenRow, RefreshFamilyRow, UserRow]:
-        """The token, its family and its user in one query, checked for use by `client_id`."""
-        found = (
-            await session.execute(
-                select(RefreshTokenRow, RefreshFamilyRow, UserRow)
-                .join(RefreshFamilyRow, RefreshFamilyRow.id == RefreshTokenRow.family_id)
-                .outerjoin(UserRow, UserRow.id == RefreshFamilyRow.user_id)
-                .where(RefreshTokenRow.token_hash == token_hash)
-            )
-        ).one_or_none()
-        if found is None:
-            raise InvalidGrant("the refresh token is not valid")
-        row, family, user = found
-        if family.client_id != client_id:
-            raise InvalidGrant("the refresh token was issued to another client")
-        if family.revoked_at is not None:
-            raise InvalidGrant("the refresh token has been revoked")
-        if now >= family.expires_at or now >= row.expires_at:
-            raise InvalidGrant("the refresh token has expired; sign in again")
-        if user is None:
-            raise InvalidGrant("the user of this refresh token no longer exists")
-        return row, family, user
-
     async def _rotate_once(self, token: str, client_id: str, build: ResponseBuilder) -> dict[str, Any]:
+        # Two statements on one connection, each its own round trip and, on PostgreSQL, its
+        # own autocommit transaction: read and check the token, build the response (which
+        # signs), then claim the token and insert its successor at once. The claim is a
+        # compare-and-set on `rotated_at`: of concurrent rotations of one token (on any
+        # instance) exactly one changes the row; the others, the loser's signed response
+        # discarded, read the winner's result in the grace path. Nothing is written before
+        # the claim, so a refused build (a widened scope) leaves the token as it was.
         token_hash = hash_token(token)
         now = int(time.time())
-        async with self._sessions() as session, session.begin():
-            # Compare-and-set first: of concurrent rotations of one token (on any instance),
-            # exactly one changes the row; the others fall through to the grace path. Writing
-            # first also takes SQLite's write lock before any read (see db.engine).
-            claimed = await session.execute(
-                update(RefreshTokenRow)
-                .where(RefreshTokenRow.token_hash == token_hash, RefreshTokenRow.rotated_at.is_(None))
-                .values(rotated_at=now)
-                .execution_options(synchronize_session=False)
-            )
-            # An invalid, revoked or expired token raises here and the claim is rolled back.
-            row, family, user = await self._load(session, token_hash, client_id, now)
-            if claimed.rowcount == 1:  # type: ignore[attr-defined]
-                context = RefreshContext(family.id, family.client_id, family.user_id, row.scope, row.resource, family.auth_time, User.from_row(user))
+        async with self._store.connect() as connection:
+            found = await connection.load(token_hash)
+            stored = _checked(found, client_id, now)
+            if stored.rotated_at is None:
                 successor = new_refresh_token()
-                response = build(context, successor)
-                session.add(self._row(successor, family.id, row.scope, row.resource, now, family.expires_at))
-                # Flushed with the insert at commit: no extra round trip.
-                row.successor_ciphertext = seal_successor(token, response)
-                return response
-        return await self._replayed(token, token_hash)
+                response = build(stored.context, successor)
+                claimed = await connection.claim(
+                    token_hash=token_hash,
+                    sealed=seal_successor(token, response),
+                    successor_hash=hash_token(successor),
+                    now=now,
+                    expires_at=min(now + self._settings.refresh_token_idle_ttl, stored.family_expires_at),
+                )
+                if claimed:
+                    return response
+                # Lost the race (or the family was revoked meanwhile): read the outcome.
+                stored = _checked(await connection.load(token_hash), client_id, now)
+                if stored.rotated_at is None:
+                    raise InvalidGrant("the refresh token is not valid")
+            return await self._replayed(connection, token, stored, now)
 
-    async def _replayed(self, token: str, token_hash: str) -> dict[str, Any]:
-        now = int(time.time())
-        async with self._sessions() as session, session.begin():
-            row = await session.get(RefreshTokenRow, token_hash, populate_existing=True)
-            if row is None or row.rotated_at is None:
-                raise InvalidGrant("the refresh token is not valid")
-            successor_unused = False
-            if row.successor_ciphertext is not None:
-                successor = open_successor(token, row.successor_ciphertext)
-                if successor is not None:
-                    next_row = await session.get(RefreshTokenRow, hash_token(str(successor.get("refresh_token", ""))))
-                    successor_unused = next_row is not None and next_row.rotated_at is None
-                    if successor_unused and now - row.rotated_at <= self._settings.refresh_token_grace:
-                        return successor
-            # Reuse outside the grace window (or after the successor moved on): the token
-            # may be stolen, so the whole family goes (RFC 9700 §4.14.2).
-            await session.execute(update(RefreshFamilyRow).where(RefreshFamilyRow.id == row.family_id).values(revoked_at=now))
+    async def _replayed(self, connection: RotationConnection, token: str, stored: StoredRefreshToken, now: int) -> dict[str, Any]:
+        assert stored.rotated_at is not None
+        if stored.successor_ciphertext is not None:
+            successor = open_successor(token, stored.successor_ciphertext)
+            if successor is not None:
+                successor_hash = hash_token(str(successor.get("refresh_token", "")))
+                successor_unused = await connection.is_unrotated(successor_hash)
+                if successor_unused and now - stored.rotated_at <= self._settings.refresh_token_grace:
+                    return successor
+        # Reuse outside the grace window (or after the successor moved on): the token
+        # may be stolen, so the whole family goes (RFC 9700 §4.14.2).
+        await connection.revoke_family(stored.family_id, now)
         raise InvalidGrant("the refresh token was already used; the session's tokens are revoked, sign in again")
 
     async def revoke_family(self, family_id: str) -> None:

@@ -1,0 +1,212 @@
+"""Refresh-token rotation on the storage layer, on SQLite and PostgreSQL: single use, the grace
+window, family revocation on reuse, idle and absolute lifetimes, and what a failed build leaves."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
+
+from tests.support.clock import FakeClock
+from token_service.db.models import RefreshTokenRow, UserRow
+from token_service.db.refresh_rotation import _CLAIM_AND_INSERT, _IS_UNROTATED, _LOAD, _REVOKE_FAMILY
+from token_service.errors import InvalidGrant, InvalidScope
+from token_service.runtime import Runtime, open_runtime
+from token_service.settings import TokenServiceSettings
+from token_service.tokens import refresh as refresh_module
+from token_service.tokens.refresh import RefreshContext, RefreshTokens
+
+IDLE = 400
+ABSOLUTE = 1000
+GRACE = 10
+
+
+@dataclass
+class Setup:
+    runtime: Runtime
+    clock: FakeClock
+    user_id: str
+
+    @property
+    def tokens(self) -> RefreshTokens:
+        return self.runtime.refresh_tokens
+
+    async def start(self, client_id: str = "app", scope: str = "openid notes:read", session_id_hash: str | None = None) -> str:
+        _, token = await self.tokens.start_family(
+            client_id=client_id, user_id=self.user_id, scope=scope, resource="https://api.example", auth_time=123, session_id_hash=session_id_hash
+        )
+        return token
+
+    async def rotate(self, token: str, client_id: str = "app") -> dict[str, Any]:
+        return await self.tokens.rotate(token, client_id, build)
+
+
+def build(context: RefreshContext, successor: str) -> dict[str, Any]:
+    return {
+        "refresh_token": successor,
+        "sub": context.user.id,
+        "name": context.user.name,
+        "scope": context.scope,
+        "resource": context.resource,
+        "auth_time": context.auth_time,
+        "client_id": context.client_id,
+    }
+
+
+@pytest.fixture
+def settings(make_settings: Any) -> TokenServiceSettings:
+    settings: TokenServiceSettings = make_settings(refresh_token_idle_ttl=IDLE, refresh_token_ttl=ABSOLUTE, refresh_token_grace=GRACE)
+    return settings
+
+
+@pytest.fixture
+async def setup(settings: TokenServiceSettings, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Setup]:
+    clock = FakeClock()
+    monkeypatch.setattr(refresh_module, "time", SimpleNamespace(time=clock))
+    runtime = await open_runtime(settings, migrate_now=True)
+    try:
+        user = await runtime.users.add_local_user("alice", "correct horse battery staple", name="Alice")
+        yield Setup(runtime, clock, user.id)
+    finally:
+        await runtime.close()
+
+
+async def refused(setup: Setup, token: str, message: str, client_id: str = "app") -> None:
+    with pytest.raises(InvalidGrant, match=message):
+        await setup.rotate(token, client_id)
+
+
+async def test_rotation_carries_the_grant_and_stores_only_hashes(setup: Setup) -> None:
+    token = await setup.start()
+    response = await setup.rotate(token)
+    assert response == {
+        "refresh_token": response["refresh_token"],
+        "sub": setup.user_id,
+        "name": "Alice",
+        "scope": "openid notes:read",
+        "resource": "https://api.example",
+        "auth_time": 123,
+        "client_id": "app",
+    }
+    successor = response["refresh_token"]
+    assert successor != token
+    async with setup.runtime.sessions() as session:
+        rows = {row.token_hash: row for row in (await session.execute(select(RefreshTokenRow))).scalars()}
+    assert set(rows) == {hashlib.sha256(t.encode()).hexdigest() for t in (token, successor)}
+    old = rows[hashlib.sha256(token.encode()).hexdigest()]
+    assert old.rotated_at is not None and old.successor_ciphertext is not None
+    assert successor.encode() not in old.successor_ciphertext
+    new = rows[hashlib.sha256(successor.encode()).hexdigest()]
+    assert new.rotated_at is None and new.successor_ciphertext is None and new.family_id == old.family_id
+    assert (new.scope, new.resource) == ("openid notes:read", "https://api.example")
+
+
+async def test_the_predecessor_within_the_grace_window_gets_the_same_pair(setup: Setup) -> None:
+    token = await setup.start()
+    first = await setup.rotate(token)
+    setup.clock.advance(GRACE)
+    assert await setup.rotate(token) == first
+    assert (await setup.rotate(first["refresh_token"]))["refresh_token"] != first["refresh_token"]
+
+
+async def test_reuse_after_the_grace_window_revokes_the_family(setup: Setup) -> None:
+    token = await setup.start()
+    first = await setup.rotate(token)
+    setup.clock.advance(GRACE + 1)
+    await refused(setup, token, "already used")
+    await refused(setup, first["refresh_token"], "revoked")
+
+
+async def test_reuse_once_the_successor_was_used_revokes_the_family(setup: Setup) -> None:
+    token = await setup.start()
+    first = await setup.rotate(token)
+    second = await setup.rotate(first["refresh_token"])
+    await refused(setup, token, "already used")
+    await refused(setup, second["refresh_token"], "revoked")
+
+
+async def test_parallel_redemptions_give_one_continuation(setup: Setup) -> None:
+    token = await setup.start()
+    responses = await asyncio.gather(*(setup.rotate(token) for _ in range(8)))
+    assert len({r["refresh_token"] for r in responses}) == 1
+    assert (await setup.rotate(responses[0]["refresh_token"]))["refresh_token"]
+
+
+async def test_a_failed_build_consumes_nothing(setup: Setup) -> None:
+    token = await setup.start()
+
+    def narrowing_refused(context: RefreshContext, successor: str) -> dict[str, Any]:
+        raise InvalidScope("wider")
+
+    with pytest.raises(InvalidScope):
+        await setup.tokens.rotate(token, "app", narrowing_refused)
+    first = await setup.rotate(token)
+    assert (await setup.rotate(first["refresh_token"]))["refresh_token"]
+
+
+async def test_another_clients_token_is_refused_and_left_usable(setup: Setup) -> None:
+    token = await setup.start()
+    await refused(setup, token, "another client", client_id="other")
+    assert await setup.rotate(token)
+
+
+async def test_unknown_and_oversized_tokens_are_refused(setup: Setup) -> None:
+    await refused(setup, "no-such-token", "not valid")
+    await refused(setup, "x" * 201, "not valid")
+
+
+async def test_idle_lifetime_expires_and_each_rotation_renews_it(setup: Setup) -> None:
+    token = await setup.start()
+    setup.clock.advance(IDLE - 1)
+    renewed = (await setup.rotate(token))["refresh_token"]
+    setup.clock.advance(IDLE - 1)
+    later = (await setup.rotate(renewed))["refresh_token"]
+    setup.clock.advance(IDLE)
+    await refused(setup, later, "expired")
+
+
+async def test_absolute_lifetime_caps_the_family(setup: Setup) -> None:
+    token = await setup.start()
+    for _ in range(3):
+        setup.clock.advance(IDLE - 100)
+        token = (await setup.rotate(token))["refresh_token"]
+    # 900 s in: the new token's idle expiry (900 + 400) is capped at the family's 1000.
+    usable = await setup.tokens.usable(token)
+    assert usable is not None and usable.expires_at - usable.issued_at == ABSOLUTE - 3 * (IDLE - 100)
+    setup.clock.advance(ABSOLUTE - 3 * (IDLE - 100))
+    await refused(setup, token, "expired")
+
+
+async def test_revoked_families_are_refused(setup: Setup) -> None:
+    token = await setup.start()
+    family = await setup.tokens.family_of(token)
+    assert family is not None
+    await setup.tokens.revoke_family(family.id)
+    await refused(setup, token, "revoked")
+    by_session = await setup.start(session_id_hash="s" * 64)
+    assert await setup.tokens.revoke_sessions_families("s" * 64) == 1
+    await refused(setup, by_session, "revoked")
+
+
+async def test_a_deleted_users_tokens_are_refused(setup: Setup) -> None:
+    token = await setup.start()
+    async with setup.runtime.sessions() as session, session.begin():
+        await session.execute(delete(UserRow).where(UserRow.id == setup.user_id))
+    await refused(setup, token, "no longer exists")
+
+
+def test_the_statements_run_on_asyncpg_itself_need_no_conversion_of_values() -> None:
+    """On PostgreSQL they bypass SQLAlchemy's execution, so its type processing must be a no-op."""
+    dialect = asyncpg_dialect()
+    for statement in (_LOAD, _CLAIM_AND_INSERT, _IS_UNROTATED, _REVOKE_FAMILY):
+        for bind in statement.compile(dialect=dialect).binds.values():
+            assert bind.type.dialect_impl(dialect).bind_processor(dialect) is None, bind
+    for column in _LOAD.selected_columns:
+        assert column.type.dialect_impl(dialect).result_processor(dialect, None) is None, column
