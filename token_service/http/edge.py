@@ -28,7 +28,7 @@ def edge(app: ASGIApp, *, observer: RequestObserver | None, https: bool, origins
         observation = Observation(scope)
         try:
             cors = await cors_decision(scope, origins)
-            added = [*cors.headers, (HEADER, observation.request_id.encode())] if cors else [(HEADER, observation.request_id.encode())]
+            added = [*(cors.headers if cors else ()), (HEADER, observation.request_id.encode())]
 
             async def send_with_headers(message: Message) -> None:
                 if message["type"] == "http.response.start":

@@ -22,7 +22,7 @@ from token_service.observability.request_id import incoming_request_id, new_requ
 # A stdlib logger, not structlog's: an app embedded without `configure_logging` (tests,
 # other hosts) then follows the host's logging instead of printing to stdout. Once
 # configured, the fields arrive as structured keys through ExtraAdder.
-log = logging.getLogger("token_service.access")
+log = logging.getLogger(access_writer.ACCESS_LOGGER)
 
 UNMATCHED_ROUTE = "unmatched"
 _MAX_PATH = 200

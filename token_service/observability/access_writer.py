@@ -34,7 +34,14 @@ class AccessWriter:
 
     def _in_charge(self) -> bool:
         handlers = self._root.handlers
-        return len(handlers) == 1 and handlers[0] is self._handler and not self._access.handlers and self._access.propagate
+        return (
+            len(handlers) == 1
+            and handlers[0] is self._handler
+            and not self._access.handlers
+            and self._access.propagate
+            # A filter anywhere on the way may drop or change the event: only the generic path applies it.
+            and not (self._access.filters or self._root.filters or self._handler.filters)
+        )
 
     def write(self, level: int, fields: dict[str, Any]) -> bool:
         """Write one access event; False when the generic logging path must do it instead."""
