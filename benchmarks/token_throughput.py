@@ -61,13 +61,17 @@ def make_refresh_tokens(server: Server, client_id: str, count: int) -> Path:
     code = f"""
 import asyncio, sys
 from token_service.settings import load_settings
+from token_service.app import build_services
+from token_service.observability.metrics import TokenServiceMetrics
 from token_service.runtime import open_runtime
 async def main():
-    runtime = await open_runtime(load_settings())
+    settings = load_settings()
+    runtime = await open_runtime(settings)
+    services = build_services(settings, runtime, TokenServiceMetrics())
     try:
-        user = await runtime.users.add_local_user("bench-" + "{secrets.token_hex(4)}", "bench-password-123")
+        user = await services.users.add_local_user("bench-" + "{secrets.token_hex(4)}", "bench-password-123")
         for _ in range({count}):
-            _, token = await runtime.refresh_tokens.start_family(client_id="{client_id}", user_id=user.id, scope="notes:read", resource=None, auth_time=0, session_id_hash=None)
+            _, token = await services.refresh_tokens.start_family(client_id="{client_id}", user_id=user.id, scope="notes:read", resource=None, auth_time=0, session_id_hash=None)
             print(token)
     finally:
         await runtime.close()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, TimeoutError as PoolTimeout
 
@@ -77,7 +77,11 @@ class BackendHealth:
             await self.check_now()
             await asyncio.sleep(PING_INTERVAL)
 
-    def require(self) -> None:
-        if not self.ok:
-            down = [name for name, up in (("database", self.database_ok), ("session store", self.store_ok)) if not up]
+    def require(self, needed: Iterable[str] = ("database", "store")) -> None:
+        """Raises 503 at once when a backend in `needed` is down, instead of letting the
+        request wait for a connection timeout."""
+        if self.ok:
+            return
+        down = [label for name, label, up in (("database", "database", self.database_ok), ("store", "session store", self.store_ok)) if name in needed and not up]
+        if down:
             raise TemporarilyUnavailable(f"the {' and '.join(down)} cannot be reached; retry shortly", retry_after=RETRY_AFTER)

@@ -19,15 +19,16 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from resource_api.app import create_app as create_resource_app
 from resource_api.settings import ResourceApiSettings
 from token_service.app import create_app
-from token_service.clients.registry import ClientRegistry
+from token_service.clients.registry import ClientRegistry, config_clients
 from token_service.clients.secrets import generate_client_secret, hash_client_secret
 from token_service.observability.logging import configure_logging
 from token_service.db.models import ClientRow
-from token_service.runtime import Runtime, open_runtime
+from token_service.runtime import open_runtime
 from token_service.settings import TokenServiceSettings, UpstreamConfig
 from token_service.users.directory import UserDirectory
 
@@ -63,11 +64,11 @@ def browser_client_fields(resource_api_url: str) -> dict[str, Any]:
     }
 
 
-async def upsert_client(registry: ClientRegistry, runtime: Runtime, client_id: str, **fields: Any) -> None:
-    async with runtime.sessions() as session, session.begin():
-        row = await session.get(ClientRow, client_id)
+async def upsert_client(registry: ClientRegistry, db_sessions: async_sessionmaker[AsyncSession], client_id: str, **fields: Any) -> None:
+    async with db_sessions() as db, db.begin():
+        row = await db.get(ClientRow, client_id)
         if row is not None:
-            await session.delete(row)
+            await db.delete(row)
     await registry.add(client_id=client_id, **fields)
 
 
@@ -86,20 +87,21 @@ def demo_password(data_dir: Path) -> str:
 async def prepare_demo(settings: TokenServiceSettings) -> dict[str, str]:
     runtime = await open_runtime(settings, migrate_now=True)
     try:
+        clients = ClientRegistry(runtime.db_sessions, config_clients(settings.clients))
         machine_secret = generate_client_secret()
         # The machine client's secret is new at every start: only its hash is stored,
         # so a fresh one is the only way to print a working secret.
         await upsert_client(
-            runtime.clients,
-            runtime,
+            clients,
+            runtime.db_sessions,
             MACHINE_CLIENT_ID,
             secret_hash=hash_client_secret(machine_secret),
             grant_types=["client_credentials"],
             scope="notes:read notes:write",
             audience=RESOURCE_API_URL,
         )
-        await upsert_client(runtime.clients, runtime, BROWSER_CLIENT_ID, secret_hash=None, **browser_client_fields(RESOURCE_API_URL))
-        directory = UserDirectory(runtime.sessions, settings)
+        await upsert_client(clients, runtime.db_sessions, BROWSER_CLIENT_ID, secret_hash=None, **browser_client_fields(RESOURCE_API_URL))
+        directory = UserDirectory.from_settings(runtime.db_sessions, settings)
         password = demo_password(settings.data_dir)
         existing = [u for u in await directory.list_users() if u.username == DEMO_USERNAME]
         if existing:

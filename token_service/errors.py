@@ -1,4 +1,4 @@
-"""OAuth errors as types (RFC 6749 §4.1.2.1 and §5.2, RFC 6750 §3.1), rendered in one place."""
+"""Errors as types (RFC 6749 §4.1.2.1 and §5.2), rendered in one place (http/errors.py)."""
 
 from __future__ import annotations
 
@@ -41,10 +41,6 @@ class UnsupportedGrantType(OAuthError):
     error = "unsupported_grant_type"
 
 
-class UnsupportedTokenType(OAuthError):
-    error = "unsupported_token_type"
-
-
 class InvalidScope(OAuthError):
     error = "invalid_scope"
 
@@ -84,13 +80,6 @@ class UnsupportedResponseType(OAuthError):
     error = "unsupported_response_type"
 
 
-class InvalidToken(OAuthError):
-    """RFC 6750 §3.1, for the token service's own protected resource (userinfo)."""
-
-    error = "invalid_token"
-    status_code = 401
-
-
 class SlowDown(OAuthError):
     error = "slow_down"
     status_code = 429
@@ -105,3 +94,18 @@ class TemporarilyUnavailable(OAuthError):
 
     def __init__(self, description: str, *, retry_after: int = 5) -> None:
         super().__init__(description, headers={"Retry-After": str(retry_after)})
+
+
+class PageError(Exception):
+    """A failure shown to a person as a page, never redirected to the client.
+
+    Raised where the client or its redirect URI is not (yet) trusted, or the sign-in
+    itself went wrong (RFC 6749 §4.1.2.1: an unverified redirect URI is an open redirect).
+    """
+
+    def __init__(self, title: str, message: str, *, status_code: int = 400, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.title = title
+        self.message = message
+        self.status_code = status_code
+        self.headers = dict(headers or {})

@@ -13,7 +13,6 @@ from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 
-from token_service.settings import TokenServiceSettings
 
 
 class RateLimiter:
@@ -27,15 +26,15 @@ class RateLimiter:
         if await self._limiter.hit(item, *identifiers):
             return None
         stats = await self._limiter.get_window_stats(item, *identifiers)
+        # The library keeps its windows on its own wall clock, so the wait is measured on
+        # that clock too, not on the service's injected one.
         return max(1, math.ceil(stats.reset_time - time.time()))
 
 
-def limiter_storage(settings: TokenServiceSettings) -> Storage:
-    if settings.redis_url is None:
+def limiter_storage(redis_url: str | None, redis_prefix: str) -> Storage:
+    if redis_url is None:
         return MemoryStorage()
-    return RedisStorage(
-        "async+" + settings.redis_url, implementation="redispy", key_prefix=settings.redis_prefix + "limits", wrap_exceptions=True
-    )
+    return RedisStorage("async+" + redis_url, implementation="redispy", key_prefix=redis_prefix + "limits", wrap_exceptions=True)
 
 
 def parse_limit(text: str) -> RateLimitItem | None:
@@ -45,10 +44,10 @@ def parse_limit(text: str) -> RateLimitItem | None:
 class LoginLimits:
     """Password attempts per client IP and per username (OWASP authentication guidance)."""
 
-    def __init__(self, limiter: RateLimiter, settings: TokenServiceSettings) -> None:
+    def __init__(self, limiter: RateLimiter, *, per_ip: str, per_username: str) -> None:
         self._limiter = limiter
-        self._per_ip = parse_limit(settings.login_rate_limit_ip)
-        self._per_user = parse_limit(settings.login_rate_limit_username)
+        self._per_ip = parse_limit(per_ip)
+        self._per_user = parse_limit(per_username)
 
     async def check_ip(self, ip: str) -> int | None:
         """Login starts at an upstream: per client IP only (no username is known yet)."""
@@ -64,9 +63,9 @@ class LoginLimits:
 class TokenLimits:
     """Token requests per client (`TOKEN_SERVICE_TOKEN_RATE_LIMIT`); no cost when unset."""
 
-    def __init__(self, limiter: RateLimiter, settings: TokenServiceSettings) -> None:
+    def __init__(self, limiter: RateLimiter, *, per_client: str) -> None:
         self._limiter = limiter
-        self._per_client = parse_limit(settings.token_rate_limit)
+        self._per_client = parse_limit(per_client)
 
     async def check(self, client_id: str) -> int | None:
         if self._per_client is None:

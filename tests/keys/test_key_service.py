@@ -100,7 +100,7 @@ def test_rotation_under_a_different_kek_is_refused_before_anything_changes(make_
     async def run() -> None:
         async with opened(settings) as runtime:
             before = await runtime.keys.list()
-            other = KeyService.from_settings(runtime.sessions, load_kek(wrong), wrong)
+            other = KeyService.from_settings(runtime.db_sessions, load_kek(wrong), wrong)
             with pytest.raises(KeyDecryptionError):
                 await other.rotate(activate_now=False)
             assert await runtime.keys.list() == before

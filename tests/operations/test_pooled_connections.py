@@ -17,6 +17,8 @@ from token_service.db import engine as engine_module
 from token_service.db.engine import create_engine
 from token_service.db.refresh_rotation import RotationStore, _Compiled
 from token_service.keys.sealing import new_kek_text
+from token_service.app import build_services
+from token_service.observability.metrics import TokenServiceMetrics
 from token_service.runtime import open_runtime
 from token_service.tokens.refresh import RefreshContext
 
@@ -68,26 +70,27 @@ def test_a_rotation_on_a_dropped_connection_fails_as_an_outage_and_the_next_one_
 
         async def run() -> None:
             runtime = await open_runtime(settings, migrate_now=True)
+            services = build_services(settings, runtime, TokenServiceMetrics())
             try:
-                user = await runtime.users.add_local_user("alice", "correct horse battery staple")
-                start = runtime.refresh_tokens.start_family
+                user = await services.users.add_local_user("alice", "correct horse battery staple")
+                start = services.refresh_tokens.start_family
                 tokens = [(await start(client_id="app", user_id=user.id, scope="s", resource=None, auth_time=0, session_id_hash=None))[1] for _ in range(3)]
-                assert await runtime.refresh_tokens.rotate(tokens[0], "app", build)
+                assert await services.refresh_tokens.rotate(tokens[0], "app", build)
                 proxy.cut()
                 proxy.restore()
                 monkeypatch.setattr(engine_module, "PING_AFTER_IDLE_SECONDS", 3600.0)  # no ping to rescue it
                 with pytest.raises(DBAPIError) as failed:
                     # The pool hands out connections oldest first: go through all it holds.
                     for token in tokens[1:] * runtime.engine.pool.size():  # type: ignore[attr-defined]
-                        await runtime.refresh_tokens.rotate(token, "app", build)
+                        await services.refresh_tokens.rotate(token, "app", build)
                 assert failed.value.connection_invalidated and is_backend_outage(failed.value)
-                assert await runtime.refresh_tokens.rotate(tokens[1], "app", build)
+                assert await services.refresh_tokens.rotate(tokens[1], "app", build)
                 with pytest.raises(ProgrammingError) as wrong:  # an error of the statement, not the connection
                     async with RotationStore(runtime.engine).connect() as connection:
                         await connection._fetchrow(_Compiled(text("SELECT no_such_column"), runtime.engine.dialect), {})  # type: ignore[attr-defined]
                 assert not wrong.value.connection_invalidated and not is_backend_outage(wrong.value)
                 assert wrong.value.orig.sqlstate == "42703"  # type: ignore[union-attr]
-                assert await runtime.refresh_tokens.rotate(tokens[2], "app", build)
+                assert await services.refresh_tokens.rotate(tokens[2], "app", build)
             finally:
                 await runtime.close()
 
@@ -103,17 +106,18 @@ def test_a_rotation_cancelled_mid_statement_leaves_the_token_and_the_pool_usable
 
     async def run() -> None:
         runtime = await open_runtime(settings, migrate_now=True)
+        services = build_services(settings, runtime, TokenServiceMetrics())
         try:
-            user = await runtime.users.add_local_user("alice", "correct horse battery staple")
-            _, token = await runtime.refresh_tokens.start_family(client_id="app", user_id=user.id, scope="s", resource=None, auth_time=0, session_id_hash=None)
+            user = await services.users.add_local_user("alice", "correct horse battery staple")
+            _, token = await services.refresh_tokens.start_family(client_id="app", user_id=user.id, scope="s", resource=None, auth_time=0, session_id_hash=None)
             async with runtime.engine.connect() as locker:
                 # Hold the token's row lock so the rotation's claim waits on it, then give up.
                 await locker.execute(text("SELECT 1 FROM refresh_tokens FOR UPDATE"))
                 with pytest.raises(TimeoutError):
-                    await asyncio.wait_for(runtime.refresh_tokens.rotate(token, "app", build), 0.5)
+                    await asyncio.wait_for(services.refresh_tokens.rotate(token, "app", build), 0.5)
                 await locker.rollback()
-            first = await runtime.refresh_tokens.rotate(token, "app", build)
-            assert await runtime.refresh_tokens.rotate(first["refresh_token"], "app", build)
+            first = await services.refresh_tokens.rotate(token, "app", build)
+            assert await services.refresh_tokens.rotate(first["refresh_token"], "app", build)
         finally:
             await runtime.close()
 

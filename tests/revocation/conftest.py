@@ -15,6 +15,7 @@ from tests.authorization.conftest import API, PASSWORD, REDIRECT_URI, password_s
 from tests.support.browser import Browser, add_user
 from tests.support.token_service import RunningTokenService, running_token_service
 from token_service.runtime import open_runtime
+from token_service.tokens.signer import TokenSigner
 from token_service.settings import TokenServiceSettings
 from token_service.tokens.access import ACCESS_TOKEN_TYP, access_token_claims, new_jti
 
@@ -121,7 +122,7 @@ def access_token_signed_by_service(settings: TokenServiceSettings, client_id: st
                 ttl=settings.access_token_ttl,
                 jti=new_jti(),
             )
-            token, _ = runtime.signer.sign(claims, ACCESS_TOKEN_TYP)
+            token, _ = TokenSigner(runtime.current_keys.current).sign(claims, ACCESS_TOKEN_TYP)
             return token
         finally:
             await runtime.close()

@@ -25,7 +25,7 @@ def stored_rows(settings: TokenServiceSettings) -> list[SigningKeyRow]:
     async def run() -> list[SigningKeyRow]:
         runtime = await open_runtime(settings, migrate_now=True)
         try:
-            async with runtime.sessions() as session:
+            async with runtime.db_sessions() as session:
                 return list((await session.execute(select(SigningKeyRow))).scalars())
         finally:
             await runtime.close()

@@ -7,7 +7,6 @@ import asyncio
 import hashlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -18,9 +17,10 @@ from tests.support.clock import FakeClock
 from token_service.db.models import RefreshTokenRow, UserRow
 from token_service.db.refresh_rotation import _CLAIM_AND_INSERT, _IS_UNROTATED, _LOAD, _REVOKE_FAMILY
 from token_service.errors import InvalidGrant, InvalidScope
+from token_service.app import Services, build_services
+from token_service.observability.metrics import TokenServiceMetrics
 from token_service.runtime import Runtime, open_runtime
 from token_service.settings import TokenServiceSettings
-from token_service.tokens import refresh as refresh_module
 from token_service.tokens.refresh import RefreshContext, RefreshTokens
 
 IDLE = 400
@@ -31,12 +31,13 @@ GRACE = 10
 @dataclass
 class Setup:
     runtime: Runtime
+    services: Services
     clock: FakeClock
     user_id: str
 
     @property
     def tokens(self) -> RefreshTokens:
-        return self.runtime.refresh_tokens
+        return self.services.refresh_tokens
 
     async def start(self, client_id: str = "app", scope: str = "openid notes:read", session_id_hash: str | None = None) -> str:
         _, token = await self.tokens.start_family(
@@ -67,13 +68,13 @@ def settings(make_settings: Any) -> TokenServiceSettings:
 
 
 @pytest.fixture
-async def setup(settings: TokenServiceSettings, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Setup]:
+async def setup(settings: TokenServiceSettings) -> AsyncIterator[Setup]:
     clock = FakeClock()
-    monkeypatch.setattr(refresh_module, "time", SimpleNamespace(time=clock))
-    runtime = await open_runtime(settings, migrate_now=True)
+    runtime = await open_runtime(settings, migrate_now=True, clock=clock)
     try:
-        user = await runtime.users.add_local_user("alice", "correct horse battery staple", name="Alice")
-        yield Setup(runtime, clock, user.id)
+        services = build_services(settings, runtime, TokenServiceMetrics())
+        user = await services.users.add_local_user("alice", "correct horse battery staple", name="Alice")
+        yield Setup(runtime, services, clock, user.id)
     finally:
         await runtime.close()
 
@@ -97,7 +98,7 @@ async def test_rotation_carries_the_grant_and_stores_only_hashes(setup: Setup) -
     }
     successor = response["refresh_token"]
     assert successor != token
-    async with setup.runtime.sessions() as session:
+    async with setup.runtime.db_sessions() as session:
         rows = {row.token_hash: row for row in (await session.execute(select(RefreshTokenRow))).scalars()}
     assert set(rows) == {hashlib.sha256(t.encode()).hexdigest() for t in (token, successor)}
     old = rows[hashlib.sha256(token.encode()).hexdigest()]
@@ -197,7 +198,7 @@ async def test_revoked_families_are_refused(setup: Setup) -> None:
 
 async def test_a_deleted_users_tokens_are_refused(setup: Setup) -> None:
     token = await setup.start()
-    async with setup.runtime.sessions() as session, session.begin():
+    async with setup.runtime.db_sessions() as session, session.begin():
         await session.execute(delete(UserRow).where(UserRow.id == setup.user_id))
     await refused(setup, token, "no longer exists")
 

@@ -7,7 +7,6 @@ per request; a change made through another process is seen within `CACHE_SECONDS
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Sequence
 
 from cachetools import TTLCache
@@ -16,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from token_service.clients.models import Client
+from token_service.clock import Clock, epoch_seconds, system_clock
 from token_service.clients.secrets import hash_client_secret, is_valid_secret_hash
 from token_service.db.models import ClientRow
 from token_service.settings import ClientConfig, ConfigurationError
@@ -46,8 +46,9 @@ def config_clients(configs: Sequence[ClientConfig]) -> dict[str, Client]:
 
 
 class ClientRegistry:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], configured: dict[str, Client]) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], configured: dict[str, Client], *, clock: Clock = system_clock) -> None:
         self._sessions = sessions
+        self._clock = clock
         self._configured = configured
         self._cache: TTLCache[str, Client | None] = TTLCache(maxsize=10_000, ttl=CACHE_SECONDS)
         self._loading: dict[str, asyncio.Future[Client | None]] = {}
@@ -108,7 +109,7 @@ class ClientRegistry:
             resources=list(resources),
             public=public,
             first_party=first_party,
-            created_at=int(time.time()),
+            created_at=epoch_seconds(self._clock),
         )
         try:
             async with self._sessions() as session, session.begin():

@@ -8,8 +8,15 @@ import msgspec
 from litestar import Request, Response, get
 from litestar.datastructures import State
 
-from token_service.runtime import Runtime
+from token_service.http.injected import Injected
+
+from token_service.http.routes import route_opt
+from token_service.keys.current import CurrentKeys
 from token_service.settings import TokenServiceSettings
+
+# Discovery and the JWKS are served from memory, so they stay up while a backend is away
+# (verifiers keep verifying); see backends.py.
+FROM_MEMORY = route_opt(backends=())
 
 
 def discovery_document(settings: TokenServiceSettings, grant_types: list[str], extra: dict[str, Any] | None = None) -> bytes:
@@ -45,10 +52,10 @@ def discovery_document(settings: TokenServiceSettings, grant_types: list[str], e
     return msgspec.json.encode(document)
 
 
-@get(["/.well-known/openid-configuration", "/.well-known/oauth-authorization-server"], summary="Discovery")
-async def discovery(state: State) -> Response[bytes]:
+@get(["/.well-known/openid-configuration", "/.well-known/oauth-authorization-server"], summary="Discovery", opt=FROM_MEMORY)
+async def discovery(discovery_bytes: Injected[bytes]) -> Response[bytes]:
     return Response(
-        content=state.discovery_bytes,
+        content=discovery_bytes,
         media_type="application/json",
         headers={"Cache-Control": "public, max-age=300", "Access-Control-Allow-Origin": "*"},
     )
@@ -64,13 +71,14 @@ def _etag_matches(header: str | None, etag: str) -> bool:
     return etag in candidates
 
 
-@get("/jwks.json", summary="JSON Web Key Set")
-async def jwks(request: Request[Any, Any, State], state: State) -> Response[bytes]:
-    runtime: Runtime = state.runtime
-    snapshot = runtime.current_snapshot()
+@get("/jwks.json", summary="JSON Web Key Set", opt=FROM_MEMORY)
+async def jwks(
+    request: Request[Any, Any, State], state: State, current_keys: Injected[CurrentKeys], jwks_max_age: Injected[int]
+) -> Response[bytes]:
+    snapshot = current_keys.current()
     headers = {
         "ETag": snapshot.etag,
-        "Cache-Control": f"public, max-age={runtime.settings.jwks_max_age}",
+        "Cache-Control": f"public, max-age={jwks_max_age}",
         "Access-Control-Allow-Origin": "*",
     }
     if _etag_matches(request.headers.get("if-none-match"), snapshot.etag):

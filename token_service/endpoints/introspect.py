@@ -6,22 +6,26 @@ from typing import Any
 
 from litestar import Request, Response, post
 from litestar.datastructures import State
+from token_service.http.injected import Injected
 
 from token_service.clients.authentication import authenticate_client, read_credentials
+from token_service.clients.registry import ClientRegistry
 from token_service.endpoints.responses import no_store_json
 from token_service.errors import InvalidClient, InvalidRequest
 from token_service.http.forms import read_form
-from token_service.runtime import Runtime
+from token_service.http.routes import route_opt
 from token_service.tokens.issued import IssuedTokens
 
 
-@post("/introspect", status_code=200, summary="Token introspection (RFC 7662)")
-async def introspect(request: Request[Any, Any, State], state: State) -> Response[bytes]:
-    runtime: Runtime = state.runtime
-    issued: IssuedTokens = state.issued_tokens
+# Database only (clients, refresh tokens, deny list): a store outage must not blind the
+# resource servers that introspect.
+@post("/introspect", status_code=200, summary="Token introspection (RFC 7662)", opt=route_opt(backends=("database",)))
+async def introspect(
+    request: Request[Any, Any, State], clients: Injected[ClientRegistry], issued_tokens: Injected[IssuedTokens]
+) -> Response[bytes]:
     params = await read_form(request)
     credentials = read_credentials(request.headers.get("authorization"), params)
-    client = await authenticate_client(runtime.clients, credentials)
+    client = await authenticate_client(clients, credentials)
     # RFC 7662 §2.1 requires authorization of the caller to prevent token scanning
     # (§4); a public client has no secret, so anyone could call in its name.
     if client.public:
@@ -32,4 +36,4 @@ async def introspect(request: Request[Any, Any, State], state: State) -> Respons
     token = params.get("token")
     if token is None:
         raise InvalidRequest("token is required (RFC 7662 §2.1)")
-    return no_store_json(await issued.introspect(token, client, params.get("token_type_hint")))
+    return no_store_json(await issued_tokens.introspect(token, client, params.get("token_type_hint")))

@@ -2,164 +2,160 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
 from litestar import Request, Response, get, post
 from litestar.datastructures import State
+from token_service.http.injected import Injected
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect
 
-from token_service.endpoints.authorize import PageError, load_transaction, posted_transaction_form
-from token_service.login.connectors.base import UpstreamError
-from token_service.login.pages import error_page, login_page
-from token_service.login.transactions import LoginTransaction
+from token_service.endpoints.authorize import PAGE_ROUTE
+from token_service.endpoints.authorize_flow import load_transaction, posted_transaction_form
+from token_service.errors import PageError
+from token_service.login.connectors.base import UpstreamConnector, UpstreamError
+from token_service.login.methods import PendingUpstreamLogins, SignInMethods
+from token_service.login.pages import login_page
+from token_service.login.sessions import BrowserSessions
+from token_service.login.transactions import LoginTransaction, LoginTransactions
 from token_service.observability.access import note_request
-from token_service.runtime import Runtime
-from token_service.settings import UpstreamConfig
+from token_service.ratelimit import LoginLimits
+from token_service.users.directory import UserDirectory
 
 log = logging.getLogger("token_service.login")
 
-UPSTREAM_STATE_TTL = 600
 LOGIN_FAILED = "Wrong username or password."
+HttpRequest = Request[Any, Any, State]
 
 
-def upstream_choices(runtime: Runtime) -> list[tuple[str, str]]:
-    return [(u.name, u.display_name or u.name) for u in runtime.settings.upstreams if u.kind != "password"]
-
-
-def password_upstream(runtime: Runtime) -> UpstreamConfig | None:
-    return next((u for u in runtime.settings.upstreams if u.kind == "password"), None)
-
-
-def render_login(runtime: Runtime, tx: LoginTransaction, *, error: str | None = None, username: str = "") -> Response[str]:
+def render_login(sign_in: SignInMethods, tx: LoginTransaction, *, error: str | None = None, username: str = "") -> Response[str]:
     return login_page(
         tx_id=tx.id,
         csrf=tx.csrf,
         client_id=tx.request.client_id,
-        upstreams=upstream_choices(runtime),
-        password=password_upstream(runtime) is not None,
+        upstreams=sign_in.choices(),
+        password=sign_in.password() is not None,
         error=error or tx.error,
         username=username,
     )
 
 
-def count_login(http: Request[Any, Any, State], upstream: str, outcome: str) -> None:
+def count_login(http: HttpRequest, upstream: str, outcome: str) -> None:
     http.app.state.metrics.logins.labels(upstream, outcome).inc()
     note_request(upstream=upstream, login=outcome)
 
 
-async def signed_in(runtime: Runtime, http: Request[Any, Any, State], tx: LoginTransaction, user_id: str, upstream: str) -> Response[Any]:
+async def signed_in(browser_sessions: BrowserSessions, http: HttpRequest, tx: LoginTransaction, user_id: str, upstream: str) -> Response[Any]:
     count_login(http, upstream, "success")
     # A fresh session id at every login: a planted cookie never becomes authenticated (session fixation).
-    await runtime.browser_sessions.end(http.cookies.get(runtime.browser_sessions.cookie_name))
-    session_id = await runtime.browser_sessions.create(user_id, upstream)
+    await browser_sessions.end(browser_sessions.cookie_of(http))
+    session_id = await browser_sessions.create(user_id, upstream)
     response: Response[Any] = Redirect(path=f"/authorize/continue?tx={tx.id}", status_code=303, headers={"Cache-Control": "no-store"})
-    runtime.browser_sessions.set_cookie(response, session_id)
+    browser_sessions.set_cookie(response, session_id)
     return response
 
 
-@get("/login", summary="Login page", include_in_schema=False)
-async def login(request: Request[Any, Any, State], state: State, tx: FromQuery[str | None] = None) -> Response[Any]:
-    runtime: Runtime = state.runtime
-    runtime.backends.require()
-    try:
-        transaction = await load_transaction(runtime, request, tx)
-    except PageError as exc:
-        return error_page(exc.title, exc.message)
-    return render_login(runtime, transaction)
+def connector_named(sign_in: SignInMethods, name: str) -> UpstreamConnector:
+    connector = sign_in.connector(name)
+    if connector is None:
+        raise PageError("Unknown sign-in method", "This sign-in method is not configured.", status_code=404)
+    return connector
 
 
-@post("/login/password", summary="Password login", include_in_schema=False, status_code=303)
-async def password_login(request: Request[Any, Any, State], state: State) -> Response[Any]:
-    runtime: Runtime = state.runtime
-    runtime.backends.require()
-    try:
-        form, transaction = await posted_transaction_form(runtime, request)
-    except PageError as exc:
-        return exc.page()
-    upstream = password_upstream(runtime)
+def client_ip(request: HttpRequest) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+@get("/login", summary="Login page", include_in_schema=False, opt=PAGE_ROUTE)
+async def login(request: HttpRequest, login_transactions: Injected[LoginTransactions], sign_in: Injected[SignInMethods], tx: FromQuery[str | None] = None) -> Response[Any]:
+    return render_login(sign_in, await load_transaction(login_transactions, request, tx))
+
+
+@post("/login/password", summary="Password login", include_in_schema=False, status_code=303, opt=PAGE_ROUTE)
+async def password_login(
+    request: HttpRequest,
+    login_transactions: Injected[LoginTransactions],
+    sign_in: Injected[SignInMethods],
+    login_limits: Injected[LoginLimits],
+    users: Injected[UserDirectory],
+    browser_sessions: Injected[BrowserSessions],
+) -> Response[Any]:
+    form, transaction = await posted_transaction_form(login_transactions, request)
+    upstream = sign_in.password()
     if upstream is None:
-        return error_page("Not available", "Password sign-in is not enabled.", status_code=404)
+        raise PageError("Not available", "Password sign-in is not enabled.", status_code=404)
     username = form.get("username", "")[:200]
     password = form.get("password", "")[:1024]
-    limited = await runtime.login_limits.check(client_ip(request), username)
+    limited = await login_limits.check(client_ip(request), username)
     if limited is not None:
         count_login(request, upstream.name, "rate_limited")
-        await runtime.transactions.with_error(transaction, f"Too many attempts. Try again in {limited} seconds.")
+        await login_transactions.with_error(transaction, f"Too many attempts. Try again in {limited} seconds.")
         return Redirect(path=f"/login?tx={transaction.id}", status_code=303, headers={"Retry-After": str(limited)})
-    user = await runtime.users.authenticate_password(username, password)
+    user = await users.authenticate_password(username, password)
     if user is None:
         log.info("password login failed")
         count_login(request, upstream.name, "failure")
         # The same answer for an unknown user and a wrong password.
-        await runtime.transactions.with_error(transaction, LOGIN_FAILED)
+        await login_transactions.with_error(transaction, LOGIN_FAILED)
         return Redirect(path=f"/login?tx={transaction.id}", status_code=303)
-    await runtime.transactions.with_error(transaction, None)
-    return await signed_in(runtime, request, transaction, user.id, upstream.name)
+    await login_transactions.with_error(transaction, None)
+    return await signed_in(browser_sessions, request, transaction, user.id, upstream.name)
 
 
-def client_ip(request: Request[Any, Any, State]) -> str:
-    return request.client.host if request.client else "unknown"
-
-
-def callback_url(runtime: Runtime, name: str) -> str:
-    return runtime.settings.endpoint(f"/callback/{name}")
-
-
-@get("/login/{name:str}", summary="Start login at an upstream provider", include_in_schema=False)
-async def upstream_login(request: Request[Any, Any, State], state: State, name: FromPath[str], tx: FromQuery[str | None] = None) -> Response[Any]:
-    runtime: Runtime = state.runtime
-    runtime.backends.require()
-    connector = runtime.connectors.get(name)
-    if connector is None:
-        return error_page("Unknown sign-in method", "This sign-in method is not configured.", status_code=404)
-    wait = await runtime.login_limits.check_ip(client_ip(request))
+@get("/login/{name:str}", summary="Start login at an upstream provider", include_in_schema=False, opt=PAGE_ROUTE)
+async def upstream_login(
+    request: HttpRequest,
+    name: FromPath[str],
+    login_transactions: Injected[LoginTransactions],
+    sign_in: Injected[SignInMethods],
+    login_limits: Injected[LoginLimits],
+    pending_upstream_logins: Injected[PendingUpstreamLogins],
+    tx: FromQuery[str | None] = None,
+) -> Response[Any]:
+    connector = connector_named(sign_in, name)
+    wait = await login_limits.check_ip(client_ip(request))
     if wait is not None:
-        limited = error_page("Too many sign-in attempts", f"Too many sign-in attempts from your network. Try again in {wait} seconds.", status_code=429)
-        limited.headers["Retry-After"] = str(wait)
-        return limited
+        raise PageError(
+            "Too many sign-in attempts",
+            f"Too many sign-in attempts from your network. Try again in {wait} seconds.",
+            status_code=429,
+            headers={"Retry-After": str(wait)},
+        )
+    transaction = await load_transaction(login_transactions, request, tx)
     try:
-        transaction = await load_transaction(runtime, request, tx)
-        url, saved = await connector.begin(callback_url(runtime, name))
-    except PageError as exc:
-        return error_page(exc.title, exc.message)
+        url, saved = await connector.begin(sign_in.callback_url(name))
     except UpstreamError as exc:
         log.warning("upstream %s unavailable: %s", name, exc)
-        return error_page("Sign-in unavailable", f"{connector.display_name} cannot be reached right now. Try again later.", status_code=502)
-    record = {"tx": transaction.id, "saved": saved, "upstream": name}
-    await runtime.store.put(f"upstream:{saved['state']}", json.dumps(record).encode(), UPSTREAM_STATE_TTL)
+        raise PageError("Sign-in unavailable", f"{connector.display_name} cannot be reached right now. Try again later.", status_code=502) from None
+    await pending_upstream_logins.remember(saved["state"], {"tx": transaction.id, "saved": saved, "upstream": name})
     return Redirect(path=url, status_code=303, headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
 
 
-@get("/callback/{name:str}", summary="Return from an upstream provider", include_in_schema=False)
-async def upstream_callback(request: Request[Any, Any, State], state: State, name: FromPath[str]) -> Response[Any]:
-    runtime: Runtime = state.runtime
-    runtime.backends.require()
-    connector = runtime.connectors.get(name)
-    if connector is None:
-        return error_page("Unknown sign-in method", "This sign-in method is not configured.", status_code=404)
+@get("/callback/{name:str}", summary="Return from an upstream provider", include_in_schema=False, opt=PAGE_ROUTE)
+async def upstream_callback(
+    request: HttpRequest,
+    name: FromPath[str],
+    login_transactions: Injected[LoginTransactions],
+    sign_in: Injected[SignInMethods],
+    pending_upstream_logins: Injected[PendingUpstreamLogins],
+    users: Injected[UserDirectory],
+    browser_sessions: Injected[BrowserSessions],
+) -> Response[Any]:
+    connector = connector_named(sign_in, name)
     params = {k: v for k, v in request.query_params.items() if isinstance(v, str)}
-    upstream_state = params.get("state", "")
-    raw = await runtime.store.consume(f"upstream:{upstream_state[:200]}") if upstream_state else None
-    if raw is None:
-        return error_page("Sign-in expired", "This sign-in is unknown or expired. Go back to the application and start again.")
-    record = json.loads(raw)
+    record = await pending_upstream_logins.take(params.get("state", ""))
+    if record is None:
+        raise PageError("Sign-in expired", "This sign-in is unknown or expired. Go back to the application and start again.")
     if record["upstream"] != name:
-        return error_page("Sign-in failed", "The response came back to the wrong sign-in method.")
+        raise PageError("Sign-in failed", "The response came back to the wrong sign-in method.")
+    # The upstream state is bound to the browser through the transaction's binding cookie.
+    transaction = await load_transaction(login_transactions, request, record["tx"])
     try:
-        # The upstream state is bound to the browser through the transaction's binding cookie.
-        transaction = await load_transaction(runtime, request, record["tx"])
-    except PageError as exc:
-        return error_page(exc.title, exc.message)
-    try:
-        profile = await connector.complete(callback_url(runtime, name), params, record["saved"])
+        profile = await connector.complete(sign_in.callback_url(name), params, record["saved"])
     except UpstreamError as exc:
         log.info("upstream %s login failed: %s", name, exc)
         count_login(request, name, "failure")
-        return error_page("Sign-in failed", f"{connector.display_name} did not confirm who you are: {exc}", status_code=400)
-    upstream = next(u for u in runtime.settings.upstreams if u.name == name)
-    user = await runtime.users.login_with_identity(profile, upstream)
-    return await signed_in(runtime, request, transaction, user.id, name)
-
+        raise PageError("Sign-in failed", f"{connector.display_name} did not confirm who you are: {exc}") from None
+    user = await users.login_with_identity(profile, sign_in.upstream(name))
+    return await signed_in(browser_sessions, request, transaction, user.id, name)

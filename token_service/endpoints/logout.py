@@ -17,30 +17,33 @@ from typing import Any
 from joserfc import jws, jwt
 from litestar import Request, Response, route
 from litestar.datastructures import State
+from token_service.http.injected import Injected
 
-from token_service.endpoints.authorize import redirect_to
-from token_service.errors import OAuthError
+from token_service.clients.registry import ClientRegistry
+from token_service.endpoints.authorize_flow import redirect_to
+from token_service.errors import PageError
 from token_service.http.forms import parse_params, read_form
-from token_service.login.pages import error_page, page, signed_out_page
-from token_service.runtime import Runtime
+from token_service.http.routes import route_opt
+from token_service.login.pages import page, signed_out_page
+from token_service.login.sessions import BrowserSessions
 from token_service.tokens.local_keys import SnapshotKeyResolver
+from token_service.tokens.refresh import RefreshTokens
 
 # Carried from the confirmation page to its POST; anything else is dropped.
 _CARRIED = ("client_id", "post_logout_redirect_uri", "state", "revoke_refresh_tokens")
 
 
-async def verified_hint(runtime: Runtime, id_token_hint: str | None) -> dict[str, Any] | None:
+async def verified_hint(resolver: SnapshotKeyResolver, id_token_hint: str | None) -> dict[str, Any] | None:
     """The claims of an ID token we issued (expired ones are fine for a hint, forged ones are not)."""
     if not id_token_hint or len(id_token_hint) > 8192:
         return None
-    resolver = SnapshotKeyResolver(runtime.settings.issuer, runtime.current_snapshot)
     try:
         header = jws.extract_compact(id_token_hint.encode()).headers()
         key = await resolver.get_key(header.get("kid"))
         token = jwt.decode(id_token_hint, key, algorithms=["RS256"])
     except Exception:  # any malformed or foreign hint is simply not a hint
         return None
-    if token.claims.get("iss") != runtime.settings.issuer:
+    if token.claims.get("iss") != resolver.issuer:
         return None
     return dict(token.claims)
 
@@ -66,28 +69,39 @@ def confirmation_page(params: dict[str, str], csrf: str) -> Response[str]:
     return page("Sign out?", body)
 
 
-@route("/logout", http_method=["GET", "POST"], summary="End session (RP-initiated logout)")
-async def logout(request: Request[Any, Any, State], state: State) -> Response[Any]:
-    runtime: Runtime = state.runtime
-    try:
-        params = await read_form(request) if request.method == "POST" else parse_params(request.url.query or "", "query string")
-    except OAuthError as exc:
-        return error_page("Invalid request", exc.description)
-    hint = await verified_hint(runtime, params.get("id_token_hint"))
+# The browser session lives in the store alone: with the database away a person can still
+# sign out. The database is touched only to check a post-logout redirect against the
+# client's registration or to revoke refresh tokens, and an outage there answers 503
+# through the error registry (backends.is_backend_outage).
+@route(
+    "/logout",
+    http_method=["GET", "POST"],
+    summary="End session (RP-initiated logout)",
+    opt=route_opt(errors="page", backends=("store",)),
+)
+async def logout(
+    request: Request[Any, Any, State],
+    browser_sessions: Injected[BrowserSessions],
+    clients: Injected[ClientRegistry],
+    refresh_tokens: Injected[RefreshTokens],
+    own_keys: Injected[SnapshotKeyResolver],
+) -> Response[Any]:
+    params = await read_form(request) if request.method == "POST" else parse_params(request.url.query or "", "query string")
+    hint = await verified_hint(own_keys, params.get("id_token_hint"))
     hinted = hint.get("aud") if hint is not None and isinstance(hint.get("aud"), str) else None
     if params.get("client_id") and hinted and hinted != params["client_id"]:
-        return error_page("Invalid request", "client_id does not match the ID token hint.")
+        raise PageError("Invalid request", "client_id does not match the ID token hint.")
     client_id = params.get("client_id") or hinted
     target = params.get("post_logout_redirect_uri")
     if target:
-        client = await runtime.clients.get(client_id) if client_id else None
+        client = await clients.get(client_id) if client_id else None
         # Only an exactly registered URI of the identified client: anything else is an open redirect.
         if client is None or target not in client.post_logout_redirect_uris:
-            return error_page("Invalid redirect", "post_logout_redirect_uri is not registered for this application; you are not signed out.")
-    cookie = request.cookies.get(runtime.browser_sessions.cookie_name)
-    session = await runtime.browser_sessions.load(cookie)
-    if session is not None and cookie is not None:
-        hint_names_user = hint is not None and hint.get("sub") == session.user_id
+            raise PageError("Invalid redirect", "post_logout_redirect_uri is not registered for this application; you are not signed out.")
+    cookie = browser_sessions.cookie_of(request)
+    browser_session = await browser_sessions.load(cookie)
+    if browser_session is not None and cookie is not None:
+        hint_names_user = hint is not None and hint.get("sub") == browser_session.user_id
         confirmed = (
             request.method == "POST"
             and params.get("confirm") == "yes"
@@ -96,9 +110,9 @@ async def logout(request: Request[Any, Any, State], state: State) -> Response[An
         if not (hint_names_user or confirmed):
             carried = {**params, "client_id": client_id} if client_id else params
             return confirmation_page(carried, logout_csrf(cookie))
-        await runtime.browser_sessions.end(cookie)
+        await browser_sessions.end(cookie)
         if params.get("revoke_refresh_tokens") == "true":
-            await runtime.refresh_tokens.revoke_sessions_families(session.id_hash)
+            await refresh_tokens.revoke_sessions_families(browser_session.id_hash)
     response: Response[Any] = redirect_to(target, {"state": params.get("state")}, status_code=303) if target else signed_out_page()
-    runtime.browser_sessions.clear_cookie(response)
+    browser_sessions.clear_cookie(response)
     return response

@@ -2,53 +2,52 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from litestar import Request, post
 from litestar.datastructures import State
+from token_service.http.injected import Injected
 from litestar.response.base import ASGIResponse
 
 from token_service.clients.authentication import authenticate_client, read_credentials
-from token_service.clients.models import Client
+from token_service.clients.registry import ClientRegistry
 from token_service.endpoints.responses import no_store_json_asgi
 from token_service.errors import InvalidRequest, SlowDown, UnauthorizedClient, UnsupportedGrantType
-from token_service.grants.authorization_code import authorization_code_grant
-from token_service.grants.client_credentials import client_credentials_grant
-from token_service.grants.refresh_token import refresh_token_grant
+from token_service.grants.issuance import Grant
 from token_service.http.forms import read_form
 from token_service.observability.access import note_request
-from token_service.runtime import Runtime
+from token_service.observability.metrics import TokenServiceMetrics
+from token_service.ratelimit import TokenLimits
 
-Grant = Callable[[Runtime, Client, dict[str, str]], Awaitable[dict[str, Any]]]
-
-GRANTS: dict[str, Grant] = {
-    "authorization_code": authorization_code_grant,
-    "client_credentials": client_credentials_grant,
-    "refresh_token": refresh_token_grant,
-}
+# The grant types this service implements, by name; the composition root builds one Grant
+# for each (app.py `build_grants`) and discovery lists them.
+Grants = dict[str, Grant]
 
 
 @post("/token", status_code=200, include_in_schema=True, summary="Token endpoint (RFC 6749 §3.2)")
-async def token_endpoint(request: Request[Any, Any, State], state: State) -> ASGIResponse:
-    runtime: Runtime = state.runtime
-    runtime.backends.require()
+async def token_endpoint(
+    request: Request[Any, Any, State],
+    clients: Injected[ClientRegistry],
+    token_limits: Injected[TokenLimits],
+    grants: Injected[Grants],
+    metrics: Injected[TokenServiceMetrics],
+) -> ASGIResponse:
     params = await read_form(request)
     credentials = read_credentials(request.headers.get("authorization"), params)
-    client = await authenticate_client(runtime.clients, credentials)
-    wait = await runtime.token_limits.check(client.client_id)
+    client = await authenticate_client(clients, credentials)
+    wait = await token_limits.check(client.client_id)
     if wait is not None:
         raise SlowDown(f"too many token requests for client {client.client_id!r}; retry in {wait} s", retry_after=wait)
     note_request(client_id=client.client_id)
     grant_type = params.get("grant_type")
     if grant_type is None:
         raise InvalidRequest("grant_type is required")
-    grant = GRANTS.get(grant_type)
+    grant = grants.get(grant_type)
     if grant is None:
-        raise UnsupportedGrantType(f"grant_type {grant_type[:60]!r} is not supported; supported: {', '.join(sorted(GRANTS))}")
+        raise UnsupportedGrantType(f"grant_type {grant_type[:60]!r} is not supported; supported: {', '.join(sorted(grants))}")
     note_request(grant_type=grant_type)
     if grant_type not in client.grant_types:
         raise UnauthorizedClient(f"client {client.client_id!r} is not registered for grant_type {grant_type!r}")
-    body = await grant(runtime, client, params)
-    state.metrics.token_issued(grant_type, client.client_id)
+    body = await grant(client, params)
+    metrics.token_issued(grant_type, client.client_id)
     return no_store_json_asgi(body)

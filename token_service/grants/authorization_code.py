@@ -3,72 +3,92 @@
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any
 
 from token_service.clients.models import Client
 from token_service.errors import InvalidGrant, InvalidRequest
-from token_service.grants.issuance import user_token_response, wants_refresh_token
+from token_service.grants.codes import AuthorizationCodes
+from token_service.grants.issuance import TokenMinter, wants_refresh_token
 from token_service.grants.pkce import verifier_matches
 from token_service.grants.scopes import resolve_audience
-from token_service.runtime import Runtime
+from token_service.clock import Clock, epoch_seconds
+from token_service.tokens.denylist import AccessTokenDenyList
+from token_service.tokens.refresh import RefreshTokens
+from token_service.users.directory import UserDirectory
 
 log = logging.getLogger("token_service.grants")
 
 
-async def revoke_replayed_code(runtime: Runtime, code: str) -> bool:
-    produced = await runtime.codes.replay_of(code)
-    if produced is None:
-        return False
-    # RFC 6749 §4.1.2: a second use of a code SHOULD revoke the tokens issued from it.
-    if produced.get("family_id"):
-        await runtime.refresh_tokens.revoke_family(produced["family_id"])
-    if produced.get("jti"):
-        await runtime.denylist.add(produced["jti"], int(produced.get("exp", time.time() + runtime.settings.access_token_ttl)))
-    log.warning("authorization code replayed; the tokens it produced are revoked")
-    return True
+class AuthorizationCodeGrant:
+    def __init__(
+        self,
+        codes: AuthorizationCodes,
+        users: UserDirectory,
+        refresh_tokens: RefreshTokens,
+        denylist: AccessTokenDenyList,
+        minter: TokenMinter,
+        clock: Clock,
+    ) -> None:
+        self._codes = codes
+        self._users = users
+        self._refresh_tokens = refresh_tokens
+        self._denylist = denylist
+        self._minter = minter
+        self._clock = clock
 
+    async def _revoke_replayed_code(self, code: str) -> bool:
+        produced = await self._codes.replay_of(code)
+        if produced is None:
+            return False
+        # RFC 6749 §4.1.2: a second use of a code SHOULD revoke the tokens issued from it.
+        if produced.get("family_id"):
+            await self._refresh_tokens.revoke_family(produced["family_id"])
+        if produced.get("jti"):
+            fallback_exp = epoch_seconds(self._clock) + self._minter.access_token_ttl
+            await self._denylist.add(produced["jti"], int(produced.get("exp", fallback_exp)))
+        log.warning("authorization code replayed; the tokens it produced are revoked")
+        return True
 
-async def authorization_code_grant(runtime: Runtime, client: Client, params: dict[str, str]) -> dict[str, Any]:
-    code = params.get("code")
-    if not code:
-        raise InvalidRequest("code is required")
-    redirect_uri = params.get("redirect_uri")
-    if not redirect_uri:
-        raise InvalidRequest("redirect_uri is required (it must equal the one sent to /authorize)")
-    verifier = params.get("code_verifier")
-    if not verifier:
-        raise InvalidRequest("code_verifier is required (PKCE, RFC 7636)")
-    grant = await runtime.codes.redeem(code)
-    if grant is None:
-        if await revoke_replayed_code(runtime, code):
-            raise InvalidGrant("the authorization code was already used; the tokens issued from it are revoked")
-        raise InvalidGrant("the authorization code is invalid or expired")
-    # From here the code is consumed: a failed check below does not leave it usable.
-    if grant.client_id != client.client_id:
-        raise InvalidGrant("the authorization code was issued to another client")
-    if grant.redirect_uri != redirect_uri:
-        raise InvalidGrant("redirect_uri differs from the one in the authorization request")
-    if not verifier_matches(verifier, grant.code_challenge):
-        raise InvalidGrant("code_verifier does not match the code_challenge (PKCE)")
-    user = await runtime.users.get(grant.user_id)
-    if user is None:
-        raise InvalidGrant("the user of this authorization code no longer exists")
-    scopes = frozenset(grant.scope.split())
-    audience = resolve_audience(client, grant.resource)
-    family_id = None
-    refresh_token = None
-    if wants_refresh_token(client, scopes):
-        family_id, refresh_token = await runtime.refresh_tokens.start_family(
-            client_id=client.client_id,
-            user_id=user.id,
-            scope=grant.scope,
-            resource=grant.resource,
-            auth_time=grant.auth_time,
-            session_id_hash=grant.session_id_hash,
+    async def __call__(self, client: Client, params: dict[str, str]) -> dict[str, Any]:
+        code = params.get("code")
+        if not code:
+            raise InvalidRequest("code is required")
+        redirect_uri = params.get("redirect_uri")
+        if not redirect_uri:
+            raise InvalidRequest("redirect_uri is required (it must equal the one sent to /authorize)")
+        verifier = params.get("code_verifier")
+        if not verifier:
+            raise InvalidRequest("code_verifier is required (PKCE, RFC 7636)")
+        grant = await self._codes.redeem(code)
+        if grant is None:
+            if await self._revoke_replayed_code(code):
+                raise InvalidGrant("the authorization code was already used; the tokens issued from it are revoked")
+            raise InvalidGrant("the authorization code is invalid or expired")
+        # From here the code is consumed: a failed check below does not leave it usable.
+        if grant.client_id != client.client_id:
+            raise InvalidGrant("the authorization code was issued to another client")
+        if grant.redirect_uri != redirect_uri:
+            raise InvalidGrant("redirect_uri differs from the one in the authorization request")
+        if not verifier_matches(verifier, grant.code_challenge):
+            raise InvalidGrant("code_verifier does not match the code_challenge (PKCE)")
+        user = await self._users.get(grant.user_id)
+        if user is None:
+            raise InvalidGrant("the user of this authorization code no longer exists")
+        scopes = frozenset(grant.scope.split())
+        audience = resolve_audience(client, grant.resource)
+        family_id = None
+        refresh_token = None
+        if wants_refresh_token(client, scopes):
+            family_id, refresh_token = await self._refresh_tokens.start_family(
+                client_id=client.client_id,
+                user_id=user.id,
+                scope=grant.scope,
+                resource=grant.resource,
+                auth_time=grant.auth_time,
+                session_id_hash=grant.session_id_hash,
+            )
+        issued = self._minter.user_tokens(
+            client=client, user=user, scopes=scopes, audience=audience, auth_time=grant.auth_time, nonce=grant.nonce, refresh_token=refresh_token
         )
-    response, jti, exp = user_token_response(
-        runtime, client=client, user=user, scopes=scopes, audience=audience, auth_time=grant.auth_time, nonce=grant.nonce, refresh_token=refresh_token
-    )
-    await runtime.codes.record_result(code, {"family_id": family_id, "jti": jti, "exp": exp})
-    return response
+        await self._codes.record_result(code, {"family_id": family_id, "jti": issued.jti, "exp": issued.exp})
+        return issued.response

@@ -1,15 +1,25 @@
-"""The token response for a user: access token, ID token when `openid`, refresh token when granted."""
+"""The token responses the grants return: access token, ID token when `openid`, refresh token when granted."""
 
 from __future__ import annotations
 
-import time
-from typing import Any
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from token_service.clients.models import Client
-from token_service.runtime import Runtime
+from token_service.clock import Clock, epoch_seconds
+from token_service.settings import TokenServiceSettings
 from token_service.tokens.access import ACCESS_TOKEN_TYP, access_token_claims, new_jti
 from token_service.tokens.id_token import ID_TOKEN_TYP, id_token_claims
+from token_service.tokens.signer import TokenSigner
 from token_service.users.models import User
+
+
+class Grant(Protocol):
+    """One grant type of the token endpoint (RFC 6749 §4): the client is already authenticated
+    and registered for this grant type; returns the token response body."""
+
+    def __call__(self, client: Client, params: dict[str, str]) -> Awaitable[dict[str, Any]]: ...
 
 
 def wants_refresh_token(client: Client, scopes: frozenset[str]) -> bool:
@@ -18,54 +28,101 @@ def wants_refresh_token(client: Client, scopes: frozenset[str]) -> bool:
     return "refresh_token" in client.grant_types and ("offline_access" in scopes or client.first_party)
 
 
-def user_token_response(
-    runtime: Runtime,
-    *,
-    client: Client,
-    user: User,
-    scopes: frozenset[str],
-    audience: str,
-    auth_time: int,
-    nonce: str | None,
-    refresh_token: str | None,
-) -> tuple[dict[str, Any], str, int]:
-    """Returns the response body, the access token's jti and its exp."""
-    settings = runtime.settings
-    now = int(time.time())
-    jti = new_jti()
-    # With `openid` the token is also good at our UserInfo endpoint (RFC 9068 §3: aud may list several).
-    audiences: str | list[str] = [audience, settings.endpoint("/userinfo")] if "openid" in scopes else audience
-    claims = access_token_claims(
-        issuer=settings.issuer,
-        subject=user.id,
-        client_id=client.client_id,
-        audience=audiences,
-        scopes=scopes,
-        now=now,
-        ttl=settings.access_token_ttl,
-        jti=jti,
-        auth_time=auth_time,
-    )
-    access_token, _ = runtime.signer.sign(claims, ACCESS_TOKEN_TYP)
-    response: dict[str, Any] = {
-        "access_token": access_token,
-        "token_type": "Bearer",
-        "expires_in": settings.access_token_ttl,
-        "scope": " ".join(sorted(scopes)),
-    }
-    if "openid" in scopes:
-        id_claims = id_token_claims(
+@dataclass(frozen=True)
+class IssuedAccess:
+    """A user token response and what a replayed code must revoke: the access token's jti and exp."""
+
+    response: dict[str, Any]
+    jti: str
+    exp: int
+
+
+class TokenMinter:
+    """Builds and signs access and ID tokens on the service's clock."""
+
+    def __init__(self, signer: TokenSigner, *, issuer: str, userinfo_audience: str, access_token_ttl: int, id_token_ttl: int, clock: Clock) -> None:
+        self._signer = signer
+        self.issuer = issuer
+        self._userinfo_audience = userinfo_audience
+        self.access_token_ttl = access_token_ttl
+        self._id_token_ttl = id_token_ttl
+        self._clock = clock
+
+    @classmethod
+    def from_settings(cls, signer: TokenSigner, settings: TokenServiceSettings, clock: Clock) -> TokenMinter:
+        return cls(
+            signer,
             issuer=settings.issuer,
-            user=user,
-            client_id=client.client_id,
-            now=now,
-            ttl=settings.id_token_ttl,
-            auth_time=auth_time,
-            nonce=nonce,
-            access_token=access_token,
-            scopes=scopes,
+            userinfo_audience=settings.endpoint("/userinfo"),
+            access_token_ttl=settings.access_token_ttl,
+            id_token_ttl=settings.id_token_ttl,
+            clock=clock,
         )
-        response["id_token"], _ = runtime.signer.sign(id_claims, ID_TOKEN_TYP)
-    if refresh_token is not None:
-        response["refresh_token"] = refresh_token
-    return response, jti, claims["exp"]
+
+    def client_token(self, client: Client, *, scopes: frozenset[str], audience: str) -> dict[str, Any]:
+        """RFC 6749 §4.4: an access token whose subject is the client itself."""
+        claims = access_token_claims(
+            issuer=self.issuer,
+            subject=client.client_id,
+            client_id=client.client_id,
+            audience=audience,
+            scopes=scopes,
+            now=epoch_seconds(self._clock),
+            ttl=self.access_token_ttl,
+            jti=new_jti(),
+        )
+        token, _kid = self._signer.sign(claims, ACCESS_TOKEN_TYP)
+        response: dict[str, Any] = {"access_token": token, "token_type": "Bearer", "expires_in": self.access_token_ttl}
+        if scopes:
+            response["scope"] = " ".join(sorted(scopes))
+        return response
+
+    def user_tokens(
+        self,
+        *,
+        client: Client,
+        user: User,
+        scopes: frozenset[str],
+        audience: str,
+        auth_time: int,
+        nonce: str | None,
+        refresh_token: str | None,
+    ) -> IssuedAccess:
+        now = epoch_seconds(self._clock)
+        jti = new_jti()
+        # With `openid` the token is also good at our UserInfo endpoint (RFC 9068 §3: aud may list several).
+        audiences: str | list[str] = [audience, self._userinfo_audience] if "openid" in scopes else audience
+        claims = access_token_claims(
+            issuer=self.issuer,
+            subject=user.id,
+            client_id=client.client_id,
+            audience=audiences,
+            scopes=scopes,
+            now=now,
+            ttl=self.access_token_ttl,
+            jti=jti,
+            auth_time=auth_time,
+        )
+        access_token, _ = self._signer.sign(claims, ACCESS_TOKEN_TYP)
+        response: dict[str, Any] = {
+            "access_token": access_token,
+            "token_type": "Bearer",
+            "expires_in": self.access_token_ttl,
+            "scope": " ".join(sorted(scopes)),
+        }
+        if "openid" in scopes:
+            id_claims = id_token_claims(
+                issuer=self.issuer,
+                user=user,
+                client_id=client.client_id,
+                now=now,
+                ttl=self._id_token_ttl,
+                auth_time=auth_time,
+                nonce=nonce,
+                access_token=access_token,
+                scopes=scopes,
+            )
+            response["id_token"], _ = self._signer.sign(id_claims, ID_TOKEN_TYP)
+        if refresh_token is not None:
+            response["refresh_token"] = refresh_token
+        return IssuedAccess(response, jti, claims["exp"])

@@ -1,4 +1,9 @@
-"""The one place that renders every error: OAuth errors, framework errors, and the unexpected."""
+"""The one exception-handler registry: every error type, rendered as a page or as JSON by route.
+
+A route that a person sees in the browser declares `route_opt(errors="page")` and gets an
+HTML page (login/pages.py's `error_page`, the single renderer); every other route answers
+with the RFC 6749 §5.2 JSON body. Handlers raise; they never render errors themselves.
+"""
 
 from __future__ import annotations
 
@@ -8,21 +13,23 @@ from typing import Any
 from litestar import Request, Response
 from litestar.exceptions import HTTPException
 
-from token_service.endpoints.responses import NO_STORE, json_response
+from shared.errors import TokenRejected, www_authenticate
 from token_service.backends import RETRY_AFTER, is_backend_outage
-from token_service.errors import OAuthError, TemporarilyUnavailable
+from token_service.endpoints.responses import NO_STORE, json_response
+from token_service.errors import OAuthError, PageError, TemporarilyUnavailable
+from token_service.http.routes import route_options
 from token_service.login.pages import error_page
 from token_service.observability.access import note_request
 from token_service.observability.metrics import metrics_of
-
-PAGE_PATHS = frozenset({"/authorize", "/authorize/continue", "/login", "/consent", "/logout"})
 
 log = logging.getLogger("token_service.errors")
 
 _HTTP_ERROR_CODES = {404: "not_found", 405: "method_not_allowed", 413: "invalid_request", 429: "slow_down"}
 
+AnyRequest = Request[Any, Any, Any]
 
-def note_rejection(request: Request[Any, Any, Any], error: str, reason: str) -> None:
+
+def note_rejection(request: AnyRequest, error: str, reason: str) -> None:
     """Every rendered error reaches the request's access-log event and the token-error counter."""
     # Descriptions are written for the client and never quote a credential.
     note_request(error=error, reason=reason)
@@ -31,27 +38,55 @@ def note_rejection(request: Request[Any, Any, Any], error: str, reason: str) -> 
         metrics.token_errors.labels(error).inc()
 
 
-def oauth_error_handler(request: Request[Any, Any, Any], exc: OAuthError) -> Response[Any]:
-    note_rejection(request, exc.error, exc.description)
-    if request.url.path in PAGE_PATHS or request.url.path.startswith(("/login/", "/callback/")):
+def shows_pages(request: AnyRequest) -> bool:
+    # Unmatched paths (404) have no route handler: they answer in JSON.
+    return route_options(request.scope.get("route_handler")).get("errors") == "page"
+
+
+def render(request: AnyRequest, *, error: str, description: str, status_code: int, headers: dict[str, str], title: str) -> Response[Any]:
+    note_rejection(request, error, description)
+    if shows_pages(request):
         # A person is looking at this one: an HTML page, with the same status and headers.
-        response = error_page("Temporarily unavailable" if exc.status_code == 503 else "Request failed", exc.description, status_code=exc.status_code)
-        response.headers.update(exc.headers)
-        return response
-    return json_response(exc.body(), status_code=exc.status_code, headers={**NO_STORE, **exc.headers})
+        return error_page(title, description, status_code=status_code, headers=headers)
+    return json_response({"error": error, "error_description": description}, status_code=status_code, headers={**NO_STORE, **headers})
 
 
-def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
+def page_title(error: str, status_code: int) -> str:
+    if status_code == 503:
+        return "Temporarily unavailable"
+    return "Invalid request" if error == "invalid_request" else "Request failed"
+
+
+def oauth_error_handler(request: AnyRequest, exc: OAuthError) -> Response[Any]:
+    return render(
+        request, error=exc.error, description=exc.description, status_code=exc.status_code, headers=exc.headers, title=page_title(exc.error, exc.status_code)
+    )
+
+
+def page_error_handler(request: AnyRequest, exc: PageError) -> Response[Any]:
+    # Raised only on page routes; the access log still gets a code it can count.
+    note_rejection(request, "page_error", exc.message)
+    return error_page(exc.title, exc.message, status_code=exc.status_code, headers=exc.headers)
+
+
+def token_rejected_handler(request: AnyRequest, exc: TokenRejected) -> Response[Any]:
+    """RFC 6750 §3: the token service's own bearer-protected route (userinfo)."""
+    challenge = www_authenticate(exc, realm=route_options(request.scope.get("route_handler")).get("realm"))
+    return render(
+        request, error=exc.error, description=exc.reason, status_code=exc.status_code, headers={"WWW-Authenticate": challenge}, title="Request failed"
+    )
+
+
+def http_error_handler(request: AnyRequest, exc: HTTPException) -> Response[Any]:
     status = exc.status_code
     if status >= 500:
         return unexpected_error_handler(request, exc)
     code = _HTTP_ERROR_CODES.get(status, "invalid_request")
-    note_rejection(request, code, str(exc.detail))
     headers = {k: v for k, v in (exc.headers or {}).items()}
-    return json_response({"error": code, "error_description": str(exc.detail)}, status_code=status, headers={**NO_STORE, **headers})
+    return render(request, error=code, description=str(exc.detail), status_code=status, headers=headers, title=page_title(code, status))
 
 
-def unexpected_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+def unexpected_error_handler(request: AnyRequest, exc: Exception) -> Response[Any]:
     if is_backend_outage(exc):
         log.warning("backend unavailable on %s %s: %s", request.method, request.url.path, type(exc).__name__)
         unavailable = TemporarilyUnavailable("a backend (database or session store) cannot be reached; retry shortly", retry_after=RETRY_AFTER)
@@ -59,15 +94,16 @@ def unexpected_error_handler(request: Request[Any, Any, Any], exc: Exception) ->
     # Logged with the traceback for operators; the client gets a standard body, never the trace.
     log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
     note_rejection(request, "server_error", type(exc).__name__)
-    return json_response(
-        {"error": "server_error", "error_description": "an unexpected error occurred; it has been logged"},
-        status_code=500,
-        headers=NO_STORE,
-    )
+    description = "an unexpected error occurred; it has been logged"
+    if shows_pages(request):
+        return error_page("Something went wrong", description, status_code=500)
+    return json_response({"error": "server_error", "error_description": description}, status_code=500, headers=NO_STORE)
 
 
 EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
     OAuthError: oauth_error_handler,
+    PageError: page_error_handler,
+    TokenRejected: token_rejected_handler,
     HTTPException: http_error_handler,
     Exception: unexpected_error_handler,
 }

@@ -25,7 +25,8 @@ from token_service.keys.lifecycle import (
 )
 from token_service.keys.sealing import KeyDecryptionError, load_kek
 from token_service.keys.service import KeyService
-from token_service.runtime import KEY_POLL_SECONDS, prepare_database, utc_now
+from token_service.clock import epoch_seconds, system_clock
+from token_service.runtime import KEY_POLL_SECONDS, prepare_database
 from token_service.settings import ConfigurationError, TokenServiceSettings
 
 
@@ -64,7 +65,7 @@ def key_record(key: KeyInfo, now: int) -> dict[str, Any]:
 
 def cmd_keys_list(settings: TokenServiceSettings, args: argparse.Namespace) -> int:
     async def show(keys: KeyService) -> int:
-        now = utc_now()
+        now = epoch_seconds(system_clock)
         records = [key_record(k, now) for k in await keys.list()]
         if args.json:
             print(json.dumps(records, indent=2))
@@ -131,7 +132,7 @@ def _report(steps: list[Transition], settings: TokenServiceSettings, now: int, a
 
 def _command(settings: TokenServiceSettings, args: argparse.Namespace, act: Callable[[KeyService, int], Awaitable[list[Transition]]]) -> int:
     async def run(keys: KeyService) -> int:
-        now = utc_now()
+        now = epoch_seconds(system_clock)
         return _report(await act(keys, now), settings, now, getattr(args, "json", False))
 
     return asyncio.run(_with_keys(settings, run))

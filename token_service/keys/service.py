@@ -9,13 +9,13 @@ find nothing left to do.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from token_service.clock import Clock, epoch_seconds, system_clock
 from token_service.db.locks import lock_transitions
 from token_service.db.models import SigningKeyRow
 from token_service.keys.generation import SIGNING_ALG, generate_signing_key
@@ -43,15 +43,23 @@ Planner = Callable[[Sequence[KeyInfo]], Plan]
 
 
 class KeyService:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], kek: bytes, key_size: int, timings: KeyTimings) -> None:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], kek: bytes, key_size: int, timings: KeyTimings, *, clock: Clock = system_clock
+    ) -> None:
         self._sessions = sessions
         self._kek = kek
         self._key_size = key_size
         self.timings = timings
+        self._clock = clock
 
     @classmethod
-    def from_settings(cls, sessions: async_sessionmaker[AsyncSession], kek: bytes, settings: TokenServiceSettings) -> KeyService:
-        return cls(sessions, kek, settings.key_size, KeyTimings.from_settings(settings))
+    def from_settings(
+        cls, sessions: async_sessionmaker[AsyncSession], kek: bytes, settings: TokenServiceSettings, *, clock: Clock = system_clock
+    ) -> KeyService:
+        return cls(sessions, kek, settings.key_size, KeyTimings.from_settings(settings), clock=clock)
+
+    def _now(self, now: int | None) -> int:
+        return epoch_seconds(self._clock) if now is None else now
 
     async def rows(self) -> list[SigningKeyRow]:
         async with self._sessions() as session:
@@ -67,6 +75,7 @@ class KeyService:
 
     async def snapshot(self, now: float | None = None, previous: KeySnapshot | None = None) -> KeySnapshot:
         rows = await self.rows()
+        now = self._clock() if now is None else now
         # Importing a new private key takes tens of milliseconds: off the event loop.
         return await asyncio.to_thread(build_snapshot, rows, self._kek, now, previous)
 
@@ -94,12 +103,12 @@ class KeyService:
             await lock_transitions(session, LOCK_NAME)
             existing = await session.scalar(select(SigningKeyRow.kid).where(SigningKeyRow.state.in_(("active", "pending"))).limit(1))
             if existing is None:
-                await self.add_key(session, state="active", now=int(time.time()))
+                await self.add_key(session, state="active", now=epoch_seconds(self._clock))
 
     async def advance(self, now: int | None = None) -> Plan:
         """Performs every transition due at `now` (activation, hand-over, automatic
         pre-publication); returns what this call did, empty if another instance did it."""
-        moment = _now(now)
+        moment = self._now(now)
         # Every instance calls this every few seconds: a plain read decides whether the
         # lock (a write) is worth taking at all; inside it the plan is made again.
         if not plan_due(await self.list(), moment, self.timings):
@@ -107,15 +116,15 @@ class KeyService:
         return await self._transact(moment, lambda keys: plan_due(keys, moment, self.timings))
 
     async def rotate(self, *, activate_now: bool, now: int | None = None) -> Plan:
-        moment = _now(now)
+        moment = self._now(now)
         return await self._transact(moment, lambda keys: plan_rotation(keys, moment, self.timings, activate_now=activate_now))
 
     async def retire(self, kid: str, now: int | None = None) -> Plan:
-        moment = _now(now)
+        moment = self._now(now)
         return await self._transact(moment, lambda keys: plan_retire(keys, kid, moment, self.timings))
 
     async def revoke(self, kid: str, now: int | None = None) -> Plan:
-        moment = _now(now)
+        moment = self._now(now)
         return await self._transact(moment, lambda keys: plan_revoke(keys, kid, moment, self.timings))
 
     async def _transact(self, now: int, planner: Planner) -> Plan:
@@ -153,7 +162,3 @@ class KeyService:
             if row.state == "active":
                 unseal(self._kek, row.private_key_ciphertext, row.kid.encode())
                 return
-
-
-def _now(now: int | None) -> int:
-    return int(time.time()) if now is None else now

@@ -35,8 +35,9 @@ def page(title: str, body: str, *, status_code: int = 200, headers: dict[str, st
     return Response(content=html, status_code=status_code, media_type="text/html; charset=utf-8", headers={**PAGE_HEADERS, **(headers or {})})
 
 
-def error_page(title: str, message: str, *, status_code: int = 400) -> Response[str]:
-    return page(title, f'<p class="error">{escape(message)}</p>', status_code=status_code)
+def error_page(title: str, message: str, *, status_code: int = 400, headers: dict[str, str] | None = None) -> Response[str]:
+    """The one renderer of error pages; only the error registry (http/errors.py) calls it."""
+    return page(title, f'<p class="error">{escape(message)}</p>', status_code=status_code, headers=headers)
 
 
 def login_page(*, tx_id: str, csrf: str, client_id: str, upstreams: list[tuple[str, str]], password: bool, error: str | None, username: str = "") -> Response[str]:

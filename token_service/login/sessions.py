@@ -10,13 +10,12 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from litestar import Response
+from litestar import Request, Response
 
-from token_service.settings import TokenServiceSettings
+from token_service.clock import Clock, epoch_seconds
 from token_service.store import EphemeralStore
 
 
@@ -34,11 +33,14 @@ def hash_id(value: str) -> str:
 
 
 class BrowserSessions:
-    def __init__(self, store: EphemeralStore, settings: TokenServiceSettings) -> None:
+    def __init__(self, store: EphemeralStore, *, https: bool, ttl: int, idle_ttl: int, clock: Clock) -> None:
         self._store = store
-        self._settings = settings
+        self._https = https
+        self._ttl = ttl
+        self._idle_ttl = idle_ttl
+        self._clock = clock
         # RFC 6265bis §4.1.3.2: `__Host-` pins the cookie to this origin, Secure and Path=/.
-        self.cookie_name = "__Host-ts_session" if settings.https else "ts_session"
+        self.cookie_name = "__Host-ts_session" if https else "ts_session"
 
     def _key(self, id_hash: str) -> str:
         return f"session:{id_hash}"
@@ -46,9 +48,9 @@ class BrowserSessions:
     async def create(self, user_id: str, upstream: str) -> str:
         """A new session id after every login (no session fixation); returns the cookie value."""
         session_id = secrets.token_urlsafe(32)
-        now = int(time.time())
+        now = epoch_seconds(self._clock)
         record = BrowserSession(user_id=user_id, auth_time=now, created_at=now, upstream=upstream)
-        await self._store.put(self._key(hash_id(session_id)), json.dumps(asdict(record)).encode(), self._settings.session_idle_ttl)
+        await self._store.put(self._key(hash_id(session_id)), json.dumps(asdict(record)).encode(), self._idle_ttl)
         return session_id
 
     async def load(self, session_id: str | None) -> BrowserSession | None:
@@ -59,11 +61,18 @@ class BrowserSessions:
         if raw is None:
             return None
         data = json.loads(raw)
-        if time.time() - data["created_at"] > self._settings.session_ttl:
+        if self._clock() - data["created_at"] > self._ttl:
             await self._store.delete(self._key(id_hash))
             return None
-        await self._store.touch(self._key(id_hash), self._settings.session_idle_ttl)
+        await self._store.touch(self._key(id_hash), self._idle_ttl)
         return BrowserSession(**{**data, "id_hash": id_hash})
+
+    def cookie_of(self, request: Request[Any, Any, Any]) -> str | None:
+        return request.cookies.get(self.cookie_name)
+
+    async def of_request(self, request: Request[Any, Any, Any]) -> BrowserSession | None:
+        """The browser session the request's cookie names, if it is still valid."""
+        return await self.load(self.cookie_of(request))
 
     async def end(self, session_id: str | None) -> BrowserSession | None:
         session = await self.load(session_id)
@@ -72,7 +81,7 @@ class BrowserSessions:
         return session
 
     def set_cookie(self, response: Response[Any], session_id: str) -> None:
-        response.set_cookie(self.cookie_name, session_id, path="/", httponly=True, samesite="lax", secure=self._settings.https)
+        response.set_cookie(self.cookie_name, session_id, path="/", httponly=True, samesite="lax", secure=self._https)
 
     def clear_cookie(self, response: Response[Any]) -> None:
         response.delete_cookie(self.cookie_name, path="/")

@@ -11,9 +11,11 @@ import hmac
 import json
 import secrets
 from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from litestar import Response
 
 from token_service.login.sessions import hash_id
-from token_service.settings import TokenServiceSettings
 from token_service.store import EphemeralStore
 
 TRANSACTION_TTL = 900
@@ -43,9 +45,10 @@ class LoginTransaction:
 
 
 class LoginTransactions:
-    def __init__(self, store: EphemeralStore, settings: TokenServiceSettings) -> None:
+    def __init__(self, store: EphemeralStore, *, https: bool) -> None:
         self._store = store
-        self.cookie_name = "__Host-ts_login" if settings.https else "ts_login"
+        self._https = https
+        self.cookie_name = "__Host-ts_login" if https else "ts_login"
 
     async def create(self, request: AuthorizationRequest, binding: str) -> LoginTransaction:
         tx = LoginTransaction(id=secrets.token_urlsafe(24), request=request, binding_hash=hash_id(binding), csrf=secrets.token_urlsafe(24))
@@ -79,6 +82,8 @@ class LoginTransactions:
     def new_binding(self) -> str:
         return secrets.token_urlsafe(24)
 
+    def set_binding_cookie(self, response: Response[Any], binding: str) -> None:
+        response.set_cookie(self.cookie_name, binding, path="/", httponly=True, samesite="lax", secure=self._https, max_age=TRANSACTION_TTL)
 
 
 def csrf_matches(tx: LoginTransaction, presented: str | None) -> bool:

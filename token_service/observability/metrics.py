@@ -17,6 +17,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from shared.metrics import exposition
+from token_service.http.routes import route_opt
 from token_service.keys.keyring import KeySnapshot
 
 KEY_STATES = ("pending", "active", "retired", "revoked")
@@ -25,8 +26,9 @@ SnapshotSource = Callable[[], KeySnapshot | None]
 
 
 class KeyStateCollector(Collector):
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float]) -> None:
         self.source: SnapshotSource = lambda: None
+        self._clock = clock
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         snapshot = self.source()
@@ -42,12 +44,12 @@ class KeyStateCollector(Collector):
         active = next(k for k in snapshot.keys if k.kid == snapshot.signer_kid)
         since = active.activated_at or active.created_at
         yield GaugeMetricFamily(
-            "token_service_active_key_age_seconds", "Seconds since the signing key became active", value=max(0.0, time.time() - since)
+            "token_service_active_key_age_seconds", "Seconds since the signing key became active", value=max(0.0, self._clock() - since)
         )
 
 
 class TokenServiceMetrics:
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self.registry = CollectorRegistry()
         # client_id is bounded by the registered clients; unauthenticated callers never reach it.
         self.tokens_issued = Counter(
@@ -73,7 +75,7 @@ class TokenServiceMetrics:
         )
         self._request_children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
         self._token_children: dict[tuple[str, str], Counter] = {}
-        self._keys = KeyStateCollector()
+        self._keys = KeyStateCollector(clock)
         self.registry.register(self._keys)
 
     def watch_keys(self, source: SnapshotSource) -> None:
@@ -104,7 +106,7 @@ def metrics_of(state: State) -> TokenServiceMetrics | None:
     return state.get("metrics")
 
 
-@get("/metrics", summary="Prometheus metrics", include_in_schema=False)
+@get("/metrics", summary="Prometheus metrics", include_in_schema=False, opt=route_opt(backends=()))
 async def metrics_endpoint(state: State) -> Response[bytes]:
     metrics: TokenServiceMetrics = state.metrics
     body, content_type = exposition(metrics.registry)

@@ -13,14 +13,16 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from token_service.clock import Clock, epoch_seconds
 from token_service.db.models import RevokedAccessTokenRow
 
 CACHE_SECONDS = 2.0
 
 
 class AccessTokenDenyList:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock) -> None:
         self._sessions = sessions
+        self._clock = clock
         self._jtis: frozenset[str] = frozenset()
         self._loaded_at = 0.0
 
@@ -31,7 +33,7 @@ class AccessTokenDenyList:
         self._loaded_at = 0.0
 
     async def _refresh(self) -> None:
-        now = int(time.time())
+        now = epoch_seconds(self._clock)
         async with self._sessions() as session:
             rows = await session.execute(select(RevokedAccessTokenRow.jti).where(RevokedAccessTokenRow.expires_at > now))
             self._jtis = frozenset(rows.scalars())
@@ -44,7 +46,7 @@ class AccessTokenDenyList:
 
     async def purge_expired(self) -> int:
         async with self._sessions() as session, session.begin():
-            result = await session.execute(delete(RevokedAccessTokenRow).where(RevokedAccessTokenRow.expires_at <= int(time.time())))
+            result = await session.execute(delete(RevokedAccessTokenRow).where(RevokedAccessTokenRow.expires_at <= epoch_seconds(self._clock)))
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
     async def count(self) -> int:

@@ -16,8 +16,10 @@ from shared.errors import InvalidToken, KeySetUnavailable, TokenRejected
 from shared.rules import RULES, Rule, TokenUnderCheck
 from shared.verifier import AccessTokenVerifier
 from token_service.clients.models import Client
-from token_service.runtime import Runtime
+from token_service.clock import Clock
+from token_service.tokens.denylist import AccessTokenDenyList
 from token_service.tokens.local_keys import SnapshotKeyResolver
+from token_service.tokens.refresh import RefreshTokens
 
 INACTIVE: dict[str, Any] = {"active": False}
 
@@ -55,12 +57,10 @@ ANY_AUDIENCE_RULES: tuple[Rule, ...] = tuple(
 )
 
 
-def own_access_token_verifier(runtime: Runtime, *, leeway: int) -> AccessTokenVerifier:
-    settings = runtime.settings
-    resolver = SnapshotKeyResolver(settings.issuer, runtime.current_snapshot)
+def own_access_token_verifier(resolver: SnapshotKeyResolver, *, leeway: int, clock: Clock) -> AccessTokenVerifier:
     # The constructor insists on an audience (a safe default for resource servers); it is
     # never consulted here because the audience rule is replaced.
-    verifier = AccessTokenVerifier(resolver, issuer=settings.issuer, audience=settings.issuer, leeway=leeway)
+    verifier = AccessTokenVerifier(resolver, issuer=resolver.issuer, audience=resolver.issuer, leeway=leeway, clock=clock)
     verifier.rules = ANY_AUDIENCE_RULES
     return verifier
 
@@ -73,13 +73,18 @@ def search_order(hint: str | None, by_kind: dict[str, Callable[[], Awaitable[T]]
 
 
 class IssuedTokens:
-    def __init__(self, runtime: Runtime) -> None:
-        self._runtime = runtime
+    def __init__(
+        self, resolver: SnapshotKeyResolver, refresh_tokens: RefreshTokens, denylist: AccessTokenDenyList, *, leeway: int, clock: Clock
+    ) -> None:
+        self._issuer = resolver.issuer
+        self._refresh_tokens = refresh_tokens
+        self._denylist = denylist
+        self._leeway = leeway
         # Introspection answers on the issuer's own clock, so no skew allowance: a token is
         # inactive from its exp on. Revocation allows the leeway userinfo allows, so a token
         # userinfo would still accept can still be revoked.
-        self._introspection = own_access_token_verifier(runtime, leeway=0)
-        self._revocation = own_access_token_verifier(runtime, leeway=runtime.settings.leeway)
+        self._introspection = own_access_token_verifier(resolver, leeway=0, clock=clock)
+        self._revocation = own_access_token_verifier(resolver, leeway=leeway, clock=clock)
 
     @staticmethod
     async def _verified(verifier: AccessTokenVerifier, token: str) -> AccessTokenClaims | None:
@@ -92,7 +97,7 @@ class IssuedTokens:
         """Revokes `token` if it is ours and `client`'s; anything else is left alone (RFC 7009 §2.2)."""
 
         async def refresh_token() -> bool:
-            family = await self._runtime.refresh_tokens.family_of(token)
+            family = await self._refresh_tokens.family_of(token)
             if family is None:
                 return False
             # Another client's token is ignored exactly like an unknown one: the same 200,
@@ -101,7 +106,7 @@ class IssuedTokens:
             if family.client_id == client.client_id:
                 # The family, not the single token: a revoked refresh token's rotated
                 # successor must not keep the grant alive (RFC 7009 §2.1).
-                await self._runtime.refresh_tokens.revoke_family(family.id)
+                await self._refresh_tokens.revoke_family(family.id)
             return True
 
         async def access_token() -> bool:
@@ -110,7 +115,7 @@ class IssuedTokens:
                 return False
             if claims.client_id == client.client_id:
                 # Kept until no verifier of ours would accept the token anyway.
-                await self._runtime.denylist.add(claims.jti, int(claims.exp) + self._runtime.settings.leeway)
+                await self._denylist.add(claims.jti, int(claims.exp) + self._leeway)
             return True
 
         for lookup in search_order(hint, {"refresh_token": refresh_token, "access_token": access_token}):
@@ -119,11 +124,9 @@ class IssuedTokens:
 
     async def introspect(self, token: str, client: Client, hint: str | None) -> dict[str, Any]:
         """RFC 7662 §2.2: the token's metadata when active, else only `active: false`."""
-        runtime = self._runtime
-
         async def access_token() -> dict[str, Any] | None:
             claims = await self._verified(self._introspection, token)
-            if claims is None or await runtime.denylist.contains(claims.jti):
+            if claims is None or await self._denylist.contains(claims.jti):
                 return None
             # Any authenticated confidential client may ask about any of our access tokens:
             # the caller is typically the resource server the token was sent to, never the
@@ -144,7 +147,7 @@ class IssuedTokens:
             return body
 
         async def refresh_token() -> dict[str, Any] | None:
-            usable = await runtime.refresh_tokens.usable(token)
+            usable = await self._refresh_tokens.usable(token)
             # A refresh token is only ever sent to us by the client it was issued to; no
             # resource server has a reason to hold one. Another caller asking about it holds
             # a leaked credential, and "active" would confirm it is worth replaying
@@ -156,7 +159,7 @@ class IssuedTokens:
                 "scope": usable.scope,
                 "client_id": usable.client_id,
                 "sub": usable.user_id,
-                "iss": runtime.settings.issuer,
+                "iss": self._issuer,
                 "exp": usable.expires_at,
                 "iat": usable.issued_at,
                 "token_type": "refresh_token",

@@ -12,7 +12,6 @@ import asyncio
 import hashlib
 import json
 import secrets
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +24,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from token_service.clock import Clock, epoch_seconds
 from token_service.db.models import RefreshFamilyRow, RefreshTokenRow
 from token_service.db.refresh_rotation import LoadedRow, RotationConnection, RotationStore
 from token_service.errors import InvalidGrant
@@ -128,19 +128,35 @@ ResponseBuilder = Callable[[RefreshContext, str], dict[str, Any]]
 
 
 class RefreshTokens:
-    def __init__(self, engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], settings: TokenServiceSettings) -> None:
+    def __init__(
+        self, engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], *, ttl: int, idle_ttl: int, grace: int, clock: Clock
+    ) -> None:
         self._store = RotationStore(engine)
         self._sessions = sessions
-        self._settings = settings
+        self._ttl = ttl
+        self._idle_ttl = idle_ttl
+        self._grace = grace
+        self._clock = clock
+
+    @classmethod
+    def from_settings(cls, engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], settings: TokenServiceSettings, clock: Clock) -> RefreshTokens:
+        return cls(
+            engine,
+            sessions,
+            ttl=settings.refresh_token_ttl,
+            idle_ttl=settings.refresh_token_idle_ttl,
+            grace=settings.refresh_token_grace,
+            clock=clock,
+        )
 
     async def start_family(
         self, *, client_id: str, user_id: str, scope: str, resource: str | None, auth_time: int, session_id_hash: str | None
     ) -> tuple[str, str]:
         """A new family and its first token. Returns (family_id, token)."""
-        now = int(time.time())
+        now = epoch_seconds(self._clock)
         family_id = secrets.token_urlsafe(16)
         token = new_refresh_token()
-        family_expires = now + self._settings.refresh_token_ttl
+        family_expires = now + self._ttl
         async with self._sessions() as session, session.begin():
             session.add(
                 RefreshFamilyRow(
@@ -164,7 +180,7 @@ class RefreshTokens:
             scope=scope,
             resource=resource,
             created_at=now,
-            expires_at=min(now + self._settings.refresh_token_idle_ttl, family_expires),
+            expires_at=min(now + self._idle_ttl, family_expires),
         )
 
     async def rotate(self, token: str, client_id: str, build: ResponseBuilder) -> dict[str, Any]:
@@ -192,7 +208,7 @@ class RefreshTokens:
         # discarded, read the winner's result in the grace path. Nothing is written before
         # the claim, so a refused build (a widened scope) leaves the token as it was.
         token_hash = hash_token(token)
-        now = int(time.time())
+        now = epoch_seconds(self._clock)
         async with self._store.connect() as connection:
             found = await connection.load(token_hash)
             stored = _checked(found, client_id, now)
@@ -204,7 +220,7 @@ class RefreshTokens:
                     sealed=seal_successor(token, response),
                     successor_hash=hash_token(successor),
                     now=now,
-                    expires_at=min(now + self._settings.refresh_token_idle_ttl, stored.family_expires_at),
+                    expires_at=min(now + self._idle_ttl, stored.family_expires_at),
                 )
                 if claimed:
                     return response
@@ -221,7 +237,7 @@ class RefreshTokens:
             if successor is not None:
                 successor_hash = hash_token(str(successor.get("refresh_token", "")))
                 successor_unused = await connection.is_unrotated(successor_hash)
-                if successor_unused and now - stored.rotated_at <= self._settings.refresh_token_grace:
+                if successor_unused and now - stored.rotated_at <= self._grace:
                     return successor
         # Reuse outside the grace window (or after the successor moved on): the token
         # may be stolen, so the whole family goes (RFC 9700 §4.14.2).
@@ -231,7 +247,7 @@ class RefreshTokens:
     async def revoke_family(self, family_id: str) -> None:
         async with self._sessions() as session, session.begin():
             await session.execute(
-                update(RefreshFamilyRow).where(RefreshFamilyRow.id == family_id, RefreshFamilyRow.revoked_at.is_(None)).values(revoked_at=int(time.time()))
+                update(RefreshFamilyRow).where(RefreshFamilyRow.id == family_id, RefreshFamilyRow.revoked_at.is_(None)).values(revoked_at=epoch_seconds(self._clock))
             )
 
     async def revoke_sessions_families(self, session_id_hash: str) -> int:
@@ -239,7 +255,7 @@ class RefreshTokens:
             result = await session.execute(
                 update(RefreshFamilyRow)
                 .where(RefreshFamilyRow.session_id_hash == session_id_hash, RefreshFamilyRow.revoked_at.is_(None))
-                .values(revoked_at=int(time.time()))
+                .values(revoked_at=epoch_seconds(self._clock))
             )
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
@@ -252,7 +268,7 @@ class RefreshTokens:
         """The token's grant if a refresh with it would rotate now: not rotated, expired or revoked."""
         if len(token) > 200:
             return None
-        now = int(time.time())
+        now = epoch_seconds(self._clock)
         async with self._sessions() as session:
             row = await session.get(RefreshTokenRow, hash_token(token))
             family = await session.get(RefreshFamilyRow, row.family_id) if row is not None else None

@@ -22,7 +22,7 @@ async def with_directory(settings: TokenServiceSettings, action: Callable[[UserD
     engine = create_engine(settings)
     try:
         await prepare_database(engine, settings, migrate_now=False)
-        return await action(UserDirectory(session_factory(engine), settings))
+        return await action(UserDirectory.from_settings(session_factory(engine), settings))
     finally:
         await engine.dispose()
 

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import time
 import unicodedata
+from collections.abc import Iterable
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from token_service.clock import Clock, epoch_seconds, system_clock
 from token_service.db.models import IdentityRow, UserRow
 from token_service.settings import TokenServiceSettings, UpstreamConfig
 from token_service.users.models import UpstreamProfile, User
@@ -60,9 +61,24 @@ def new_user_id() -> str:
 
 
 class UserDirectory:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], settings: TokenServiceSettings) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        link_accounts_by_email: bool,
+        vouching_upstreams: Iterable[str],
+        clock: Clock = system_clock,
+    ) -> None:
         self._sessions = sessions
-        self._settings = settings
+        self._link_accounts_by_email = link_accounts_by_email
+        # The upstreams trusted to verify e-mail: only their word counts before linking.
+        self._vouching = sorted(vouching_upstreams)
+        self._clock = clock
+
+    @classmethod
+    def from_settings(cls, sessions: async_sessionmaker[AsyncSession], settings: TokenServiceSettings, *, clock: Clock = system_clock) -> UserDirectory:
+        vouching = (u.name for u in settings.upstreams if u.verifies_email)
+        return cls(sessions, link_accounts_by_email=settings.link_accounts_by_email, vouching_upstreams=vouching, clock=clock)
 
     async def get(self, user_id: str) -> User | None:
         async with self._sessions() as session:
@@ -79,7 +95,7 @@ class UserDirectory:
         normalized = normalize_username(username)
         check_password_policy(password)
         password_hash = await asyncio.to_thread(hash_password, password)
-        now = int(time.time())
+        now = epoch_seconds(self._clock)
         row = UserRow(
             id=new_user_id(),
             username=normalized,
@@ -103,7 +119,7 @@ class UserDirectory:
         password_hash = await asyncio.to_thread(hash_password, password)
         async with self._sessions.begin() as session:
             changed = await session.execute(
-                update(UserRow).where(UserRow.id == user_id).values(password_hash=password_hash, updated_at=int(time.time()))
+                update(UserRow).where(UserRow.id == user_id).values(password_hash=password_hash, updated_at=epoch_seconds(self._clock))
             )
         if changed.rowcount == 0:  # type: ignore[attr-defined]  # CursorResult of an UPDATE
             raise UserDirectoryError(f"no user with id {user_id!r}; `token-service users add` creates one")
@@ -128,7 +144,7 @@ class UserDirectory:
                 await session.execute(
                     update(UserRow)
                     .where(UserRow.id == row.id, UserRow.password_hash == stored)
-                    .values(password_hash=new_hash, updated_at=int(time.time()))
+                    .values(password_hash=new_hash, updated_at=epoch_seconds(self._clock))
                 )
         return User.from_row(row)
 
@@ -154,7 +170,7 @@ class UserDirectory:
         raise RuntimeError(f"could not record the login of {profile.upstream}:{profile.subject} after {_LOGIN_ATTEMPTS} attempts")
 
     async def _refresh_known_identity(self, profile: UpstreamProfile, email_verified: bool) -> User | None:
-        now = int(time.time())
+        now = epoch_seconds(self._clock)
         # The transaction starts with a write, not a read: on SQLite (WAL) a read transaction that
         # later upgrades to a write fails instead of waiting when another writer committed meanwhile.
         async with self._sessions.begin() as session:
@@ -185,9 +201,8 @@ class UserDirectory:
         this address is verified, and the existing account's address is verified and was
         vouched for by an upstream that verifies e-mail (a local user's typed-in address never is).
         """
-        if not (self._settings.link_accounts_by_email and upstream.verifies_email and email_verified and profile.email):
+        if not (self._link_accounts_by_email and upstream.verifies_email and email_verified and profile.email):
             return None
-        vouching = [u.name for u in self._settings.upstreams if u.verifies_email]
         async with self._sessions() as session:
             user_ids = (
                 await session.execute(
@@ -197,7 +212,7 @@ class UserDirectory:
                         UserRow.email == profile.email,
                         UserRow.email_verified.is_(True),
                         IdentityRow.email == profile.email,
-                        IdentityRow.upstream.in_(vouching),
+                        IdentityRow.upstream.in_(self._vouching),
                     )
                     .distinct()
                 )
@@ -207,7 +222,7 @@ class UserDirectory:
         return user_ids[0] if len(user_ids) == 1 else None
 
     async def _create_identity(self, profile: UpstreamProfile, email_verified: bool, link_to: str | None) -> User:
-        now = int(time.time())
+        now = epoch_seconds(self._clock)
         async with self._sessions.begin() as session:
             if link_to is None:
                 user_id = new_user_id()
