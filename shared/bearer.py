@@ -23,10 +23,18 @@ def bearer_token_from(authorization: Sequence[str], *, token_in_query: bool = Fa
             "send the token as 'Authorization: Bearer <token>'",
             rule="credentials",
         )
-    # A comma cannot occur in a bearer token (RFC 6750 §2.1 b64token), so it means
-    # two headers that a client or proxy joined into one.
-    if len(authorization) > 1 or any("," in value for value in authorization):
-        raise InvalidRequest("the request has more than one Authorization header; send exactly one", rule="credentials")
+    if len(authorization) > 1:
+        raise InvalidRequest(f"the request has more than one Authorization header ({len(authorization)}); send exactly one", rule="credentials")
+    # A comma cannot occur in a bearer token (RFC 6750 §2.1 b64token): most likely two
+    # credentials that a client or proxy joined into one header. Say what was seen, since
+    # the request itself may well carry a single header.
+    if authorization and "," in authorization[0]:
+        raise InvalidRequest(
+            "the Authorization header contains a comma, which no bearer token can contain (RFC 6750 §2.1): "
+            "two credentials in one value, or more than one Authorization header joined by a client or proxy; "
+            "send exactly one 'Bearer <token>'",
+            rule="credentials",
+        )
     if not authorization:
         raise MissingToken()
     scheme, _, credentials = authorization[0].strip().partition(" ")

@@ -109,7 +109,7 @@ def build_services(settings: TokenServiceSettings, runtime: Runtime, metrics: To
     denylist = AccessTokenDenyList(db_sessions, clock)
     login_transactions = LoginTransactions(store, https=settings.https)
     consents = ConsentRecords(db_sessions, clock)
-    sign_in = SignInMethods(settings.upstreams, build_connectors(settings, runtime.http_client), settings.issuer)
+    sign_in = SignInMethods(settings.upstreams, build_connectors(settings, runtime.http_client, clock), settings.issuer)
     limiter = RateLimiter(limiter_storage(settings.redis_url, settings.redis_prefix))
     own_keys = SnapshotKeyResolver(settings.issuer, runtime.current_keys.current)
     grants = build_grants(settings, runtime, users=users, codes=codes, refresh_tokens=refresh_tokens, denylist=denylist)

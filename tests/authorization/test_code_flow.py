@@ -67,6 +67,17 @@ def test_userinfo_without_token_is_401_with_bearer_challenge(setup: LoginSetup) 
     assert response.headers["www-authenticate"].startswith("Bearer")
 
 
+def test_userinfo_rejections_go_through_the_error_registry_with_the_userinfo_realm(setup: LoginSetup) -> None:
+    missing = httpx.get(f"{setup.url}/userinfo")
+    assert missing.headers["www-authenticate"].startswith('Bearer realm="userinfo", error="invalid_token"')
+    assert missing.json()["error"] == "invalid_token" and missing.headers["cache-control"] == "no-store"
+
+    joined = httpx.get(f"{setup.url}/userinfo", headers={"Authorization": "Bearer abc, Bearer def"})
+    assert joined.status_code == 400 and joined.json()["error"] == "invalid_request"
+    assert "contains a comma" in joined.json()["error_description"]
+    assert 'realm="userinfo", error="invalid_request"' in joined.headers["www-authenticate"]
+
+
 def test_replayed_code_fails_and_revokes_what_it_issued(setup: LoginSetup, browser: Browser) -> None:
     result = browser.login(setup.url, setup.client_id, REDIRECT_URI, setup.username, PASSWORD, scope="openid offline_access notes:read")
     first = redeem(setup, result.params["code"], result.verifier)

@@ -83,3 +83,31 @@ def test_redis_outage_degrades_and_recovers(make_settings: Any) -> None:
         delete_redis_prefix(prefix)
 
 
+
+
+def test_database_only_endpoints_keep_working_while_redis_is_away(make_settings: Any) -> None:
+    """/introspect, /revoke and /userinfo declare that they need the database alone
+    (route_opt backends): a Redis outage refuses /token but not them."""
+    require_service("Redis", "127.0.0.1", 6379)
+    prefix = redis_prefix()
+    try:
+        with tcp_proxy("127.0.0.1", 6379) as proxy:
+            settings = issuer_settings(make_settings, redis_url=f"redis://127.0.0.1:{proxy.port}/0", redis_prefix=prefix)
+            with running_token_service(settings) as service:
+                client_id, secret = service.add_client(scope="notes:read", audience="http://127.0.0.1:8001")
+                auth = (client_id, secret or "")
+                token = httpx.post(f"{service.url}/token", data={"grant_type": "client_credentials"}, auth=auth).json()["access_token"]
+                proxy.cut()
+                eventually(lambda: httpx.get(f"{service.url}/readyz").status_code == 503)
+                assert httpx.post(f"{service.url}/token", data={"grant_type": "client_credentials"}, auth=auth).status_code == 503
+
+                introspected = httpx.post(f"{service.url}/introspect", data={"token": token}, auth=auth)
+                assert introspected.status_code == 200 and introspected.json()["active"] is True
+                assert httpx.post(f"{service.url}/revoke", data={"token": token}, auth=auth).status_code == 200
+                after = httpx.post(f"{service.url}/introspect", data={"token": token}, auth=auth)
+                assert after.json() == {"active": False}
+                # A machine token has no `openid`: userinfo refuses it on its scope, not on Redis.
+                userinfo = httpx.get(f"{service.url}/userinfo", headers={"Authorization": f"Bearer {token}"})
+                assert userinfo.status_code in (401, 403) and "Bearer" in userinfo.headers["www-authenticate"]
+    finally:
+        delete_redis_prefix(prefix)

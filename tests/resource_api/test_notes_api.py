@@ -137,6 +137,10 @@ async def test_two_credentials_are_an_invalid_request(client: Client, issuer: Fa
     assert response.status_code == 400
     assert "more than one Authorization header" in response.json()["error_description"]
 
+    joined = await client.get("/notes", headers={"Authorization": f"Bearer {good}, Bearer {good}"})
+    assert joined.status_code == 400
+    assert "contains a comma" in joined.json()["error_description"]
+
 
 async def test_basic_credentials_get_a_bearer_challenge(client: Client) -> None:
     response = await client.get("/notes", headers={"Authorization": "Basic dXNlcjpwYXNz"})

@@ -28,7 +28,7 @@ def add_user(settings: TokenServiceSettings, username: str, password: str, email
     async def run() -> str:
         engine = create_engine(settings)
         try:
-            user = await UserDirectory(session_factory(engine), settings).add_local_user(username, password, email=email, name=name)
+            user = await UserDirectory.from_settings(session_factory(engine), settings).add_local_user(username, password, email=email, name=name)
             return user.id
         finally:
             await engine.dispose()

@@ -32,7 +32,7 @@ def settings(make_settings: Any) -> TokenServiceSettings:
 async def open_directory(settings: TokenServiceSettings) -> AsyncIterator[UserDirectory]:
     engine = create_engine(settings)
     try:
-        yield UserDirectory(session_factory(engine), settings)
+        yield UserDirectory.from_settings(session_factory(engine), settings)
     finally:
         await engine.dispose()
 

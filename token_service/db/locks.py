@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -11,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from token_service.db.models import TransitionLockRow
 
 
-async def lock_transitions(session: AsyncSession, name: str) -> None:
+async def lock_transitions(session: AsyncSession, name: str, *, now: int) -> None:
     """Serialize writers of `name` until the session's transaction ends.
 
     An upsert always writes its row: PostgreSQL holds that row lock until commit, and
@@ -20,6 +18,5 @@ async def lock_transitions(session: AsyncSession, name: str) -> None:
     """
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    now = int(time.time())
     statement = insert(TransitionLockRow).values(name=name, touched_at=now)
     await session.execute(statement.on_conflict_do_update(index_elements=["name"], set_={"touched_at": now}))

@@ -12,6 +12,7 @@ from token_service.http.injected import Injected
 
 from token_service.http.routes import route_opt
 from token_service.keys.current import CurrentKeys
+from token_service.observability.metrics import TokenServiceMetrics
 from token_service.settings import TokenServiceSettings
 
 # Discovery and the JWKS are served from memory, so they stay up while a backend is away
@@ -73,7 +74,7 @@ def _etag_matches(header: str | None, etag: str) -> bool:
 
 @get("/jwks.json", summary="JSON Web Key Set", opt=FROM_MEMORY)
 async def jwks(
-    request: Request[Any, Any, State], state: State, current_keys: Injected[CurrentKeys], jwks_max_age: Injected[int]
+    request: Request[Any, Any, State], current_keys: Injected[CurrentKeys], jwks_max_age: Injected[int], metrics: Injected[TokenServiceMetrics]
 ) -> Response[bytes]:
     snapshot = current_keys.current()
     headers = {
@@ -82,7 +83,7 @@ async def jwks(
         "Access-Control-Allow-Origin": "*",
     }
     if _etag_matches(request.headers.get("if-none-match"), snapshot.etag):
-        state.metrics.jwks_responses.labels("304").inc()
+        metrics.jwks_responses.labels("304").inc()
         return Response(content=b"", status_code=304, headers=headers)
-    state.metrics.jwks_responses.labels("200").inc()
+    metrics.jwks_responses.labels("200").inc()
     return Response(content=snapshot.jwks_bytes, media_type="application/json", headers=headers)

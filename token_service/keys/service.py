@@ -100,7 +100,7 @@ class KeyService:
     async def ensure_signing_key(self) -> None:
         """First start: generate the first key. Later starts (and other instances) reuse it."""
         async with self._sessions() as session, session.begin():
-            await lock_transitions(session, LOCK_NAME)
+            await lock_transitions(session, LOCK_NAME, now=epoch_seconds(self._clock))
             existing = await session.scalar(select(SigningKeyRow.kid).where(SigningKeyRow.state.in_(("active", "pending"))).limit(1))
             if existing is None:
                 await self.add_key(session, state="active", now=epoch_seconds(self._clock))
@@ -131,7 +131,7 @@ class KeyService:
         """Plans on the rows read inside the lock (the compare step) and applies the plan in
         the same transaction (the set step). `NewKey` entries come back with their kid."""
         async with self._sessions() as session, session.begin():
-            await lock_transitions(session, LOCK_NAME)
+            await lock_transitions(session, LOCK_NAME, now=now)
             rows = {row.kid: row for row in await self._rows(session)}
             plan = planner([KeyInfo.from_row(row) for row in rows.values()])
             if any(isinstance(step, NewKey) for step in plan):

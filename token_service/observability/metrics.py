@@ -7,7 +7,6 @@ so they are never stale and need no background task.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 
 from litestar import Response, get
@@ -17,6 +16,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from shared.metrics import exposition
+from token_service.clock import Clock, system_clock
 from token_service.http.routes import route_opt
 from token_service.keys.keyring import KeySnapshot
 
@@ -26,7 +26,7 @@ SnapshotSource = Callable[[], KeySnapshot | None]
 
 
 class KeyStateCollector(Collector):
-    def __init__(self, clock: Callable[[], float]) -> None:
+    def __init__(self, clock: Clock) -> None:
         self.source: SnapshotSource = lambda: None
         self._clock = clock
 
@@ -49,7 +49,7 @@ class KeyStateCollector(Collector):
 
 
 class TokenServiceMetrics:
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, clock: Clock = system_clock) -> None:
         self.registry = CollectorRegistry()
         # client_id is bounded by the registered clients; unauthenticated callers never reach it.
         self.tokens_issued = Counter(

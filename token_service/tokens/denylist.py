@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -43,12 +43,3 @@ class AccessTokenDenyList:
         if time.monotonic() - self._loaded_at > CACHE_SECONDS:
             await self._refresh()
         return jti in self._jtis
-
-    async def purge_expired(self) -> int:
-        async with self._sessions() as session, session.begin():
-            result = await session.execute(delete(RevokedAccessTokenRow).where(RevokedAccessTokenRow.expires_at <= epoch_seconds(self._clock)))
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
-
-    async def count(self) -> int:
-        async with self._sessions() as session:
-            return int(await session.scalar(select(func.count()).select_from(RevokedAccessTokenRow)) or 0)

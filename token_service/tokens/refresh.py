@@ -20,7 +20,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -277,8 +277,3 @@ class RefreshTokens:
         if now >= family.expires_at or now >= row.expires_at:
             return None
         return UsableRefreshToken(family.client_id, family.user_id, row.scope, row.created_at, row.expires_at)
-
-    async def active_families(self, user_id: str) -> list[str]:
-        async with self._sessions() as session:
-            rows = await session.execute(select(RefreshFamilyRow.id).where(RefreshFamilyRow.user_id == user_id, RefreshFamilyRow.revoked_at.is_(None)))
-            return list(rows.scalars())

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 import httpx
 
+from token_service.clock import Clock, system_clock
 from token_service.settings import TokenServiceSettings, UpstreamConfig
 from token_service.users.models import UpstreamProfile
 
@@ -72,7 +73,7 @@ class UpstreamConnector(Protocol):
         ...
 
 
-def build_connectors(settings: TokenServiceSettings, http_client: httpx.AsyncClient) -> dict[str, UpstreamConnector]:
+def build_connectors(settings: TokenServiceSettings, http_client: httpx.AsyncClient, clock: Clock = system_clock) -> dict[str, UpstreamConnector]:
     """One connector per redirect-based upstream; `password` upstreams are handled by the login form."""
     # Imported here because the connector modules import the errors above.
     from token_service.login.connectors.github import GitHubConnector
@@ -81,7 +82,7 @@ def build_connectors(settings: TokenServiceSettings, http_client: httpx.AsyncCli
     connectors: dict[str, UpstreamConnector] = {}
     for upstream in settings.upstreams:
         if upstream.kind == "oidc":
-            connectors[upstream.name] = OidcConnector(upstream, http_client, leeway=settings.leeway)
+            connectors[upstream.name] = OidcConnector(upstream, http_client, leeway=settings.leeway, clock=clock)
         elif upstream.kind == "github":
             connectors[upstream.name] = GitHubConnector(upstream, http_client)
     return connectors

@@ -18,6 +18,7 @@ from token_service.login.connectors.base import (
 )
 from token_service.login.connectors.callback import check_callback
 from token_service.login.connectors.fetch import get_json
+from token_service.clock import Clock, system_clock
 from token_service.login.connectors.id_token import IdTokenExpectations, verify_id_token
 from token_service.login.connectors.jwks import UpstreamJwks
 from token_service.login.connectors.oauth_client import authorization_url, exchange_code, new_secret, oauth_client
@@ -30,7 +31,7 @@ _REQUIRED_METADATA = ("authorization_endpoint", "token_endpoint", "jwks_uri")
 class OidcConnector:
     kind = "oidc"
 
-    def __init__(self, upstream: UpstreamConfig, http: httpx.AsyncClient, *, leeway: int = 30) -> None:
+    def __init__(self, upstream: UpstreamConfig, http: httpx.AsyncClient, *, leeway: int = 30, clock: Clock = system_clock) -> None:
         assert upstream.issuer and upstream.client_id, "UpstreamConfig validation requires both for kind oidc"
         self.name = upstream.name
         self.display_name = display_name(upstream, upstream.name)
@@ -39,6 +40,7 @@ class OidcConnector:
         self._client_id: str = upstream.client_id
         self._http = http
         self._leeway = leeway
+        self._clock = clock
         # Without `openid` the upstream would answer with plain OAuth and no ID token.
         self._scope = " ".join(dict.fromkeys(["openid", *upstream.scopes]))
         self._metadata: dict[str, Any] | None = None
@@ -118,7 +120,7 @@ class OidcConnector:
             algorithms=tuple(self._upstream.algorithms),
             leeway=self._leeway,
         )
-        claims = await verify_id_token(id_token, expect, self._key_for)
+        claims = await verify_id_token(id_token, expect, self._key_for, now=self._clock())
         if not (claims.get("email") and claims.get("name")) and isinstance(metadata.get("userinfo_endpoint"), str):
             claims = await self._with_userinfo(claims, metadata["userinfo_endpoint"], token["access_token"])
         return UpstreamProfile(
