@@ -10,7 +10,6 @@ from typing import Any
 
 from litestar import Request, Response, get, post
 from litestar.datastructures import State
-from token_service.http.injected import Injected
 from litestar.params import FromQuery
 
 from token_service.clients.models import Client
@@ -31,6 +30,7 @@ from token_service.errors import (
 from token_service.grants.pkce import valid_challenge
 from token_service.grants.scopes import parse_scope, resolve_audience
 from token_service.http.forms import parse_params
+from token_service.http.injected import Injected
 from token_service.http.routes import route_opt
 from token_service.login.consents import ConsentRecords
 from token_service.login.sessions import BrowserSessions

@@ -9,7 +9,6 @@ from litestar import Request, Response, get
 from litestar.datastructures import State
 
 from token_service.http.injected import Injected
-
 from token_service.http.routes import route_opt
 from token_service.keys.current import CurrentKeys
 from token_service.observability.metrics import TokenServiceMetrics

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from litestar import Response, get
-from token_service.http.injected import Injected
 
 from token_service.backends import BackendHealth
 from token_service.endpoints.responses import json_response
+from token_service.http.injected import Injected
 from token_service.http.routes import route_opt
 from token_service.keys.current import CurrentKeys
 

@@ -17,12 +17,12 @@ from typing import Any
 from joserfc import jws, jwt
 from litestar import Request, Response, route
 from litestar.datastructures import State
-from token_service.http.injected import Injected
 
 from token_service.clients.registry import ClientRegistry
 from token_service.endpoints.authorize_flow import redirect_to
 from token_service.errors import PageError
 from token_service.http.forms import parse_params, read_form
+from token_service.http.injected import Injected
 from token_service.http.routes import route_opt
 from token_service.login.pages import page, signed_out_page
 from token_service.login.sessions import BrowserSessions

@@ -6,13 +6,13 @@ from typing import Any
 
 from litestar import Request, Response, post
 from litestar.datastructures import State
-from token_service.http.injected import Injected
 
 from token_service.clients.authentication import authenticate_client, read_credentials
 from token_service.clients.registry import ClientRegistry
 from token_service.endpoints.responses import NO_STORE
 from token_service.errors import InvalidRequest
 from token_service.http.forms import read_form
+from token_service.http.injected import Injected
 from token_service.http.routes import route_opt
 from token_service.tokens.issued import IssuedTokens
 

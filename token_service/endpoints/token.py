@@ -6,7 +6,6 @@ from typing import Any
 
 from litestar import Request, post
 from litestar.datastructures import State
-from token_service.http.injected import Injected
 from litestar.response.base import ASGIResponse
 
 from token_service.clients.authentication import authenticate_client, read_credentials
@@ -15,6 +14,7 @@ from token_service.endpoints.responses import no_store_json_asgi
 from token_service.errors import InvalidRequest, SlowDown, UnauthorizedClient, UnsupportedGrantType
 from token_service.grants.issuance import Grant
 from token_service.http.forms import read_form
+from token_service.http.injected import Injected
 from token_service.observability.access import note_request
 from token_service.observability.metrics import TokenServiceMetrics
 from token_service.ratelimit import TokenLimits

@@ -6,13 +6,13 @@ from typing import Any
 
 from litestar import Request, Response, route
 from litestar.datastructures import State
-from token_service.http.injected import Injected
 
 from shared.bearer import bearer_token_from
 from shared.errors import InvalidToken
 from shared.verifier import AccessTokenVerifier
 from token_service.clock import Clock
 from token_service.endpoints.responses import NO_STORE, json_response
+from token_service.http.injected import Injected
 from token_service.http.routes import route_opt
 from token_service.tokens.denylist import AccessTokenDenyList
 from token_service.tokens.id_token import profile_claims
