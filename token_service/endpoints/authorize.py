@@ -115,10 +115,8 @@ def validate_request(client: Client, redirect_uri: str, params: dict[str, str], 
 async def authorize(
     request: Request[Any, Any, State], clients: Injected[ClientRegistry], browser_sessions: Injected[BrowserSessions], flow: Injected[AuthorizationFlow], clock: Injected[Clock]
 ) -> Response[Any]:
-    try:
-        params = parse_params(request.url.query or "", "query string")
-    except OAuthError as exc:
-        raise PageError("Invalid request", exc.description) from None
+    # An unreadable query (InvalidRequest) is shown as a page: no redirect URI is trusted yet.
+    params = parse_params(request.url.query or "", "query string")
     client, redirect_uri = await registered_client_and_redirect(clients, params)
     try:
         auth_request = validate_request(client, redirect_uri, params, now=epoch_seconds(clock))

@@ -50,11 +50,8 @@ async def load_transaction(transactions: LoginTransactions, http: HttpRequest, t
 
 async def posted_transaction_form(transactions: LoginTransactions, http: HttpRequest) -> tuple[dict[str, str], LoginTransaction]:
     """A form POSTed during a login: parsed, its transaction loaded for this browser only,
-    and its CSRF token checked. Raises PageError."""
-    try:
-        form = await read_form(http)
-    except OAuthError as exc:
-        raise PageError("Invalid request", exc.description) from None
+    and its CSRF token checked. Raises PageError (or InvalidRequest, shown as a page too)."""
+    form = await read_form(http)
     transaction = await load_transaction(transactions, http, form.get("tx"))
     if not csrf_matches(transaction, form.get("csrf")):
         raise PageError("Invalid request", "The form has expired or did not come from this site. Start again.", status_code=403)
