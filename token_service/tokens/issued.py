@@ -60,9 +60,9 @@ ANY_AUDIENCE_RULES: tuple[Rule, ...] = tuple(
 def own_access_token_verifier(resolver: SnapshotKeyResolver, *, leeway: int, clock: Clock) -> AccessTokenVerifier:
     # The constructor insists on an audience (a safe default for resource servers); it is
     # never consulted here because the audience rule is replaced.
-    verifier = AccessTokenVerifier(resolver, issuer=resolver.issuer, audience=resolver.issuer, leeway=leeway, clock=clock)
-    verifier.rules = ANY_AUDIENCE_RULES
-    return verifier
+    return AccessTokenVerifier(
+        resolver, issuer=resolver.issuer, audience=resolver.issuer, leeway=leeway, clock=clock, rules=ANY_AUDIENCE_RULES
+    )
 
 
 def search_order(hint: str | None, by_kind: dict[str, Callable[[], Awaitable[T]]]) -> list[Callable[[], Awaitable[T]]]:
