@@ -22,7 +22,7 @@ from token_service.db import migrate
 from token_service.db.engine import create_engine, session_factory
 from token_service.grants.codes import AuthorizationCodes
 from token_service.keys.keyring import KeySnapshot
-from token_service.login.connectors.base import UpstreamConnector, build_connectors
+from token_service.login.connectors import UpstreamConnector, build_connectors
 from token_service.login.sessions import BrowserSessions
 from token_service.login.transactions import LoginTransactions
 from token_service.ratelimit import LoginLimits, RateLimiter, TokenLimits, limiter_storage

@@ -12,7 +12,7 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect
 
 from token_service.endpoints.authorize import PageError, load_transaction, posted_transaction_form
-from token_service.login.connectors.base import UpstreamError
+from token_service.login.connectors.errors import UpstreamError
 from token_service.login.pages import error_page, login_page
 from token_service.login.transactions import LoginTransaction
 from token_service.observability.access import note_request
