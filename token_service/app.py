@@ -44,7 +44,7 @@ from token_service.http.edge import edge
 from token_service.http.errors import EXCEPTION_HANDLERS
 from token_service.http.routes import backend_guard
 from token_service.keys.current import CurrentKeys
-from token_service.login.connectors.base import build_connectors
+from token_service.login.connectors import build_connectors
 from token_service.login.consents import ConsentRecords
 from token_service.login.methods import PendingUpstreamLogins, SignInMethods
 from token_service.login.sessions import BrowserSessions

@@ -108,3 +108,12 @@ def test_several_workers_without_redis_are_refused(monkeypatch: pytest.MonkeyPat
     code, err = run_cli(monkeypatch, capsys, {"TOKEN_SERVICE_DATA_DIR": str(tmp_path)}, "serve", "--workers", "2")
     assert code == 2
     assert "TOKEN_SERVICE_REDIS_URL" in err and "--workers" in err
+
+
+def test_a_given_environment_replaces_the_process_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from token_service.settings import load_settings
+
+    monkeypatch.setenv("TOKEN_SERVICE_PORT", "9999")
+    monkeypatch.setenv("TOKEN_SERVICE_CONFIG", write_toml(tmp_path, "port = 9998\n"))
+    assert load_settings({"TOKEN_SERVICE_DATA_DIR": str(tmp_path)}).port == 8000
+    assert load_settings().port == 9999

@@ -14,7 +14,7 @@ from token_service.endpoints.authorize import PAGE_ROUTE
 from token_service.endpoints.authorize_flow import load_transaction, posted_transaction_form
 from token_service.errors import PageError
 from token_service.http.injected import Injected
-from token_service.login.connectors.base import UpstreamConnector, UpstreamError
+from token_service.login.connectors import UpstreamConnector, UpstreamError
 from token_service.login.methods import PendingUpstreamLogins, SignInMethods
 from token_service.login.pages import login_page
 from token_service.login.sessions import BrowserSessions
