@@ -23,6 +23,7 @@ from token_service.endpoints.token import GRANTS, token_endpoint
 from token_service.http.errors import EXCEPTION_HANDLERS
 from token_service.http.edge import edge
 from token_service.observability.metrics import TokenServiceMetrics, metrics_endpoint
+from token_service.pages import Branding, page_templates, stylesheet_route
 from token_service.runtime import Runtime, open_runtime
 from token_service.settings import TokenServiceSettings
 from token_service.tokens.issued import IssuedTokens
@@ -72,6 +73,7 @@ def create_app(settings: TokenServiceSettings, *, runtime: Runtime | None = None
     metrics = TokenServiceMetrics()
     state = State({"settings": settings, "discovery_bytes": discovery_document(settings, sorted(GRANTS)), "metrics": metrics})
     origins = RegisteredOrigins()
+    brand = Branding.of(name=settings.brand_name, logo_url=settings.brand_logo_url, accent_color=settings.brand_accent_color)
     app = Litestar(
         route_handlers=[
             discovery,
@@ -91,7 +93,9 @@ def create_app(settings: TokenServiceSettings, *, runtime: Runtime | None = None
             healthz,
             readyz,
             metrics_endpoint,
+            stylesheet_route(brand),
         ],
+        template_config=page_templates(brand),
         lifespan=[lifespan],
         state=state,
         exception_handlers=EXCEPTION_HANDLERS,

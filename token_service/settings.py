@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from token_service.keys.lifecycle import KeyTimings
+from token_service.settings_branding import DEFAULT_ACCENT_COLOR, DEFAULT_BRAND_NAME, AccentColor, BrandName, LogoUrl
 
 ENV_PREFIX = "TOKEN_SERVICE_"
 CONFIG_ENV = "TOKEN_SERVICE_CONFIG"
@@ -170,6 +171,12 @@ class TokenServiceSettings(BaseModel):
     host: str = Field("127.0.0.1", description="Interface `serve` listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port `serve` listens on.")
     log_format: Literal["json", "console"] = Field("json", description="`json` for production, `console` for people.")
+    brand_name: BrandName = Field(DEFAULT_BRAND_NAME, description="Product name on the sign-in, consent and error pages.")
+    brand_logo_url: LogoUrl = Field(None, description="Logo shown above the product name: an https URL (http only on loopback); unset = no logo.")
+    brand_accent_color: AccentColor = Field(
+        DEFAULT_ACCENT_COLOR,
+        description="Colour of buttons and links, `#rrggbb`; a colour under 4.5:1 contrast on white is darkened until it reaches it.",
+    )
     clients: list[ClientConfig] = Field(default_factory=list, description="Clients declared in the TOML file.")
     upstreams: list[UpstreamConfig] = Field(default_factory=list, description="Login providers, TOML file only.")
 

@@ -33,9 +33,9 @@ from token_service.grants.codes import CodeGrant
 from token_service.grants.pkce import valid_challenge
 from token_service.grants.scopes import parse_scope, resolve_audience
 from token_service.http.forms import parse_params, read_form
-from token_service.login.pages import consent_page, error_page
 from token_service.login.sessions import BrowserSession
 from token_service.login.transactions import TRANSACTION_TTL, AuthorizationRequest, LoginTransaction, csrf_matches
+from token_service.pages import consent_page, describe_scopes, render_error_page
 from token_service.runtime import Runtime
 
 MAX_PARAM_LENGTH = 2048
@@ -44,14 +44,15 @@ RedirectCode = Literal[302, 303]
 
 
 class PageError(Exception):
-    def __init__(self, title: str, message: str, *, status_code: int = 400) -> None:
+    def __init__(self, title: str, message: str, *, status_code: int = 400, next_step: str | None = None) -> None:
         super().__init__(message)
         self.title = title
         self.message = message
         self.status_code = status_code
+        self.next_step = next_step
 
-    def page(self) -> Response[str]:
-        return error_page(self.title, self.message, status_code=self.status_code)
+    def page(self) -> Response[Any]:
+        return render_error_page(self.title, self.message, next_step=self.next_step, status_code=self.status_code)
 
 
 def redirect_to(url: str, params: dict[str, str | None], *, status_code: RedirectCode = 302) -> Response[Any]:
@@ -74,13 +75,23 @@ async def registered_client_and_redirect(runtime: Runtime, params: dict[str, str
         raise PageError("Invalid request", "The request has no client_id. The application that sent you here is misconfigured.")
     client = await runtime.clients.get(client_id[:MAX_PARAM_LENGTH])
     if client is None:
-        raise PageError("Unknown application", "The application that sent you here is not registered with this service.")
+        raise PageError(
+            "Unknown application",
+            f"The application that sent you here (client ID “{client_id[:200]}”) is not registered with this service, so you cannot sign in to it here.",
+            next_step="Go back to the application and try again. If you see this page again, tell the people who run that "
+            "application: its sign-in settings name a client this service does not know.",
+        )
     redirect_uri = params.get("redirect_uri")
     if not redirect_uri:
         raise PageError("Invalid request", "The request has no redirect_uri. The application that sent you here is misconfigured.")
     # Exact string match (RFC 9700 §4.1.3): no prefix, wildcard or normalisation.
     if redirect_uri not in client.redirect_uris:
-        raise PageError("Invalid redirect", "The redirect_uri is not registered for this application, so you were not sent back to it.")
+        raise PageError(
+            "Invalid redirect",
+            "The redirect_uri is not registered for this application, so you were not sent back to it.",
+            next_step="Go back to the application and try again. If you see this page again, tell the people who run that "
+            "application that its redirect URI is not registered here.",
+        )
     return client, redirect_uri
 
 
@@ -182,7 +193,7 @@ async def proceed(
     """Decide the next step: login, consent, or the code."""
     client = await runtime.clients.get(request.client_id)
     if client is None:
-        return error_page("Unknown application", "The application is no longer registered.")
+        return render_error_page("Unknown application", "The application you were signing in to is no longer registered with this service.")
     prompts = set((request.prompt or "").split())
     if needs_login(request, session, after_login_step=tx is not None):
         if "none" in prompts:
@@ -197,11 +208,26 @@ async def proceed(
         if tx is None:
             tx = await new_transaction(runtime, http, request)
         user = await runtime.users.get(session.user_id)
-        response = consent_page(tx_id=tx.id, csrf=tx.csrf, client_id=client.client_id, scopes=sorted(scopes), user=(user.username or user.email or user.id) if user else session.user_id)
+        response = consent_page(
+            tx_id=tx.id,
+            csrf=tx.csrf,
+            client_name=client_display_name(client),
+            client_id=client.client_id,
+            redirect_host=urlsplit(request.redirect_uri).netloc.rpartition("@")[2],
+            audience=resolve_audience(client, request.resource),
+            scopes=describe_scopes(scopes),
+            user=(user.username or user.email or user.id) if user else session.user_id,
+        )
         return with_binding_cookie(runtime, http, response)
     if tx is not None:
         await runtime.transactions.finish(tx.id)
     return await issue_code_redirect(runtime, request, session, status_code=status_code)
+
+
+def client_display_name(client: Client) -> str:
+    # client_name (RFC 7591 §2) where the client model carries one; its id otherwise.
+    name = getattr(client, "client_name", None)
+    return name if isinstance(name, str) and name.strip() else client.client_id
 
 
 def binding_of(runtime: Runtime, http: Request[Any, Any, State]) -> str | None:
@@ -251,11 +277,11 @@ async def authorize(request: Request[Any, Any, State], state: State) -> Response
     try:
         params = parse_params(request.url.query or "", "query string")
     except OAuthError as exc:
-        return error_page("Invalid request", exc.description)
+        return render_error_page("Invalid request", exc.description)
     try:
         client, redirect_uri = await registered_client_and_redirect(runtime, params)
     except PageError as exc:
-        return error_page(exc.title, exc.message)
+        return exc.page()
     try:
         auth_request = validate_request(client, redirect_uri, params)
     except OAuthError as exc:
@@ -294,7 +320,7 @@ async def authorize_continue(request: Request[Any, Any, State], state: State, tx
     try:
         transaction = await load_transaction(runtime, request, tx)
     except PageError as exc:
-        return error_page(exc.title, exc.message)
+        return exc.page()
     session = await runtime.browser_sessions.load(request.cookies.get(runtime.browser_sessions.cookie_name))
     return await proceed(runtime, request, transaction.request, session, transaction, status_code=303)
 

@@ -11,11 +11,11 @@ from litestar.datastructures import State
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect
 
-from token_service.endpoints.authorize import PageError, load_transaction, posted_transaction_form
+from token_service.endpoints.authorize import PageError, client_display_name, load_transaction, posted_transaction_form
 from token_service.login.connectors.base import UpstreamError
-from token_service.login.pages import error_page, login_page
 from token_service.login.transactions import LoginTransaction
 from token_service.observability.access import note_request
+from token_service.pages import login_page, render_error_page
 from token_service.runtime import Runtime
 from token_service.settings import UpstreamConfig
 
@@ -33,11 +33,12 @@ def password_upstream(runtime: Runtime) -> UpstreamConfig | None:
     return next((u for u in runtime.settings.upstreams if u.kind == "password"), None)
 
 
-def render_login(runtime: Runtime, tx: LoginTransaction, *, error: str | None = None, username: str = "") -> Response[str]:
+async def render_login(runtime: Runtime, tx: LoginTransaction, *, error: str | None = None, username: str = "") -> Response[Any]:
+    client = await runtime.clients.get(tx.request.client_id)
     return login_page(
         tx_id=tx.id,
         csrf=tx.csrf,
-        client_id=tx.request.client_id,
+        client_name=client_display_name(client) if client is not None else tx.request.client_id,
         upstreams=upstream_choices(runtime),
         password=password_upstream(runtime) is not None,
         error=error or tx.error,
@@ -67,8 +68,8 @@ async def login(request: Request[Any, Any, State], state: State, tx: FromQuery[s
     try:
         transaction = await load_transaction(runtime, request, tx)
     except PageError as exc:
-        return error_page(exc.title, exc.message)
-    return render_login(runtime, transaction)
+        return exc.page()
+    return await render_login(runtime, transaction)
 
 
 @post("/login/password", summary="Password login", include_in_schema=False, status_code=303)
@@ -81,7 +82,7 @@ async def password_login(request: Request[Any, Any, State], state: State) -> Res
         return exc.page()
     upstream = password_upstream(runtime)
     if upstream is None:
-        return error_page("Not available", "Password sign-in is not enabled.", status_code=404)
+        return render_error_page("Not available", "Password sign-in is not enabled.", status_code=404)
     username = form.get("username", "")[:200]
     password = form.get("password", "")[:1024]
     limited = await runtime.login_limits.check(client_ip(request), username)
@@ -114,20 +115,23 @@ async def upstream_login(request: Request[Any, Any, State], state: State, name: 
     runtime.backends.require()
     connector = runtime.connectors.get(name)
     if connector is None:
-        return error_page("Unknown sign-in method", "This sign-in method is not configured.", status_code=404)
+        return render_error_page("Unknown sign-in method", "This sign-in method is not configured.", status_code=404)
     wait = await runtime.login_limits.check_ip(client_ip(request))
     if wait is not None:
-        limited = error_page("Too many sign-in attempts", f"Too many sign-in attempts from your network. Try again in {wait} seconds.", status_code=429)
-        limited.headers["Retry-After"] = str(wait)
-        return limited
+        return render_error_page(
+            "Too many sign-in attempts",
+            f"Too many sign-in attempts from your network. Try again in {wait} seconds.",
+            status_code=429,
+            headers={"Retry-After": str(wait)},
+        )
     try:
         transaction = await load_transaction(runtime, request, tx)
         url, saved = await connector.begin(callback_url(runtime, name))
     except PageError as exc:
-        return error_page(exc.title, exc.message)
+        return exc.page()
     except UpstreamError as exc:
         log.warning("upstream %s unavailable: %s", name, exc)
-        return error_page("Sign-in unavailable", f"{connector.display_name} cannot be reached right now. Try again later.", status_code=502)
+        return render_error_page("Sign-in unavailable", f"{connector.display_name} cannot be reached right now. Try again later.", status_code=502)
     record = {"tx": transaction.id, "saved": saved, "upstream": name}
     await runtime.store.put(f"upstream:{saved['state']}", json.dumps(record).encode(), UPSTREAM_STATE_TTL)
     return Redirect(path=url, status_code=303, headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
@@ -139,26 +143,26 @@ async def upstream_callback(request: Request[Any, Any, State], state: State, nam
     runtime.backends.require()
     connector = runtime.connectors.get(name)
     if connector is None:
-        return error_page("Unknown sign-in method", "This sign-in method is not configured.", status_code=404)
+        return render_error_page("Unknown sign-in method", "This sign-in method is not configured.", status_code=404)
     params = {k: v for k, v in request.query_params.items() if isinstance(v, str)}
     upstream_state = params.get("state", "")
     raw = await runtime.store.consume(f"upstream:{upstream_state[:200]}") if upstream_state else None
     if raw is None:
-        return error_page("Sign-in expired", "This sign-in is unknown or expired. Go back to the application and start again.")
+        return render_error_page("Sign-in expired", "This sign-in is unknown or expired. Go back to the application and start again.")
     record = json.loads(raw)
     if record["upstream"] != name:
-        return error_page("Sign-in failed", "The response came back to the wrong sign-in method.")
+        return render_error_page("Sign-in failed", "The response came back to the wrong sign-in method.")
     try:
         # The upstream state is bound to the browser through the transaction's binding cookie.
         transaction = await load_transaction(runtime, request, record["tx"])
     except PageError as exc:
-        return error_page(exc.title, exc.message)
+        return exc.page()
     try:
         profile = await connector.complete(callback_url(runtime, name), params, record["saved"])
     except UpstreamError as exc:
         log.info("upstream %s login failed: %s", name, exc)
         count_login(request, name, "failure")
-        return error_page("Sign-in failed", f"{connector.display_name} did not confirm who you are: {exc}", status_code=400)
+        return render_error_page("Sign-in failed", f"{connector.display_name} did not confirm who you are: {exc}", status_code=400)
     upstream = next(u for u in runtime.settings.upstreams if u.name == name)
     user = await runtime.users.login_with_identity(profile, upstream)
     return await signed_in(runtime, request, transaction, user.id, name)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from html import escape
 from typing import Any
 
 from joserfc import jws, jwt
@@ -21,7 +20,7 @@ from litestar.datastructures import State
 from token_service.endpoints.authorize import redirect_to
 from token_service.errors import OAuthError
 from token_service.http.forms import parse_params, read_form
-from token_service.login.pages import error_page, page, signed_out_page
+from token_service.pages import logout_confirmation_page, render_error_page, signed_out_page
 from token_service.runtime import Runtime
 from token_service.tokens.local_keys import SnapshotKeyResolver
 
@@ -54,16 +53,8 @@ def logout_csrf(session_cookie: str) -> str:
     return hashlib.sha256(b"logout-confirmation\0" + session_cookie.encode()).hexdigest()
 
 
-def confirmation_page(params: dict[str, str], csrf: str) -> Response[str]:
-    hidden = "".join(
-        f'<input type="hidden" name="{name}" value="{escape(params[name])}">' for name in _CARRIED if params.get(name)
-    )
-    body = (
-        "<p>Do you want to sign out?</p>"
-        f'<form method="post" action="/logout">{hidden}<input type="hidden" name="csrf" value="{csrf}">'
-        '<button name="confirm" value="yes" type="submit">Sign out</button></form>'
-    )
-    return page("Sign out?", body)
+def confirmation_page(params: dict[str, str], csrf: str) -> Response[Any]:
+    return logout_confirmation_page({name: params[name] for name in _CARRIED if params.get(name)}, csrf)
 
 
 @route("/logout", http_method=["GET", "POST"], summary="End session (RP-initiated logout)")
@@ -72,18 +63,18 @@ async def logout(request: Request[Any, Any, State], state: State) -> Response[An
     try:
         params = await read_form(request) if request.method == "POST" else parse_params(request.url.query or "", "query string")
     except OAuthError as exc:
-        return error_page("Invalid request", exc.description)
+        return render_error_page("Invalid request", exc.description)
     hint = await verified_hint(runtime, params.get("id_token_hint"))
     hinted = hint.get("aud") if hint is not None and isinstance(hint.get("aud"), str) else None
     if params.get("client_id") and hinted and hinted != params["client_id"]:
-        return error_page("Invalid request", "client_id does not match the ID token hint.")
+        return render_error_page("Invalid request", "client_id does not match the ID token hint.")
     client_id = params.get("client_id") or hinted
     target = params.get("post_logout_redirect_uri")
     if target:
         client = await runtime.clients.get(client_id) if client_id else None
         # Only an exactly registered URI of the identified client: anything else is an open redirect.
         if client is None or target not in client.post_logout_redirect_uris:
-            return error_page("Invalid redirect", "post_logout_redirect_uri is not registered for this application; you are not signed out.")
+            return render_error_page("Invalid redirect", "post_logout_redirect_uri is not registered for this application; you are not signed out.")
     cookie = request.cookies.get(runtime.browser_sessions.cookie_name)
     session = await runtime.browser_sessions.load(cookie)
     if session is not None and cookie is not None:

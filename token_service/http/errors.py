@@ -11,7 +11,7 @@ from litestar.exceptions import HTTPException
 from token_service.endpoints.responses import NO_STORE, json_response
 from token_service.backends import RETRY_AFTER, is_backend_outage
 from token_service.errors import OAuthError, TemporarilyUnavailable
-from token_service.login.pages import error_page
+from token_service.pages import render_error_page
 from token_service.observability.access import note_request
 from token_service.observability.metrics import metrics_of
 
@@ -35,9 +35,8 @@ def oauth_error_handler(request: Request[Any, Any, Any], exc: OAuthError) -> Res
     note_rejection(request, exc.error, exc.description)
     if request.url.path in PAGE_PATHS or request.url.path.startswith(("/login/", "/callback/")):
         # A person is looking at this one: an HTML page, with the same status and headers.
-        response = error_page("Temporarily unavailable" if exc.status_code == 503 else "Request failed", exc.description, status_code=exc.status_code)
-        response.headers.update(exc.headers)
-        return response
+        title = "Temporarily unavailable" if exc.status_code == 503 else "Request failed"
+        return render_error_page(title, exc.description, status_code=exc.status_code, headers=exc.headers)
     return json_response(exc.body(), status_code=exc.status_code, headers={**NO_STORE, **exc.headers})
 
 
