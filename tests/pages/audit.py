@@ -29,7 +29,7 @@ def axe_source() -> str:
 def require_axe() -> None:
     if AXE.is_file():
         return
-    problem = f"axe-core is not installed; run `npm ci --prefix tests/pages/node`"
+    problem = "axe-core is not installed; run `npm ci --prefix tests/pages/node`"
     if in_ci():
         pytest.fail(f"{problem}; under CI=true the page tests are mandatory (.ci/run installs it)")
     pytest.skip(f"{problem} (mandatory under CI=true)")
