@@ -50,6 +50,7 @@ from token_service.login.methods import PendingUpstreamLogins, SignInMethods
 from token_service.login.sessions import BrowserSessions
 from token_service.login.transactions import LoginTransactions
 from token_service.observability.metrics import TokenServiceMetrics, metrics_endpoint
+from token_service.pages import Branding, page_templates, stylesheet_route
 from token_service.ratelimit import LoginLimits, RateLimiter, TokenLimits, limiter_storage
 from token_service.runtime import Runtime, open_runtime
 from token_service.settings import TokenServiceSettings
@@ -220,6 +221,7 @@ def create_app(settings: TokenServiceSettings, *, clock: Clock = system_clock) -
 
     metrics = TokenServiceMetrics(clock)
     origins = AllowedOrigins(composition.registered_origins)
+    brand = Branding.of(name=settings.brand_name, logo_url=settings.brand_logo_url, accent_color=settings.brand_accent_color)
     return TokenServiceApp(
         edge_layer=lambda app: edge(app, observer=metrics, https=settings.https, origins=origins),
         route_handlers=[
@@ -240,10 +242,12 @@ def create_app(settings: TokenServiceSettings, *, clock: Clock = system_clock) -
             healthz,
             readyz,
             metrics_endpoint,
+            stylesheet_route(brand),
         ],
         dependencies=composition.dependencies(),
         # Every route needs both backends unless its `opt` names fewer (http/routes.py).
         guards=[backend_guard(lambda: composition.services.backends)],
+        template_config=page_templates(brand),
         lifespan=[lifespan],
         state=State({"settings": settings, "metrics": metrics}),
         exception_handlers=EXCEPTION_HANDLERS,

@@ -35,6 +35,7 @@ from token_service.configuration.sources import (
 )
 from token_service.configuration.tables import ClientConfig, GrantType, UpstreamConfig
 from token_service.configuration.values import decode_kek, is_loopback_host, validate_issuer_url
+from token_service.configuration.branding import DEFAULT_ACCENT_COLOR, DEFAULT_BRAND_NAME, AccentColor, BrandName, LogoUrl
 
 __all__ = [
     "CONFIG_ENV",
@@ -103,6 +104,12 @@ class TokenServiceSettings(BaseSettings):
     host: str = Field("127.0.0.1", description="Interface `serve` listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port `serve` listens on.")
     log_format: Literal["json", "console"] = Field("json", description="`json` for production, `console` for people.")
+    brand_name: BrandName = Field(DEFAULT_BRAND_NAME, description="Product name on the sign-in, consent and error pages.")
+    brand_logo_url: LogoUrl = Field(None, description="Logo shown above the product name: an https URL (http only on loopback); unset = no logo.")
+    brand_accent_color: AccentColor = Field(
+        DEFAULT_ACCENT_COLOR,
+        description="Colour of buttons and links, `#rrggbb`; a colour under 4.5:1 contrast on white is darkened until it reaches it.",
+    )
     clients: list[ClientConfig] = Field(default_factory=list, description="Clients declared in the TOML file.")
     upstreams: list[UpstreamConfig] = Field(default_factory=list, description="Login providers, TOML file only.")
 

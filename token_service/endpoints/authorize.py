@@ -46,13 +46,23 @@ async def registered_client_and_redirect(clients: ClientRegistry, params: dict[s
         raise PageError("Invalid request", "The request has no client_id. The application that sent you here is misconfigured.")
     client = await clients.get(client_id[:MAX_PARAM_LENGTH])
     if client is None:
-        raise PageError("Unknown application", "The application that sent you here is not registered with this service.")
+        raise PageError(
+            "Unknown application",
+            f"The application that sent you here (client ID “{client_id[:200]}”) is not registered with this service, so you cannot sign in to it here.",
+            next_step="Go back to the application and try again. If you see this page again, tell the people who run that "
+            "application: its sign-in settings name a client this service does not know.",
+        )
     redirect_uri = params.get("redirect_uri")
     if not redirect_uri:
         raise PageError("Invalid request", "The request has no redirect_uri. The application that sent you here is misconfigured.")
     # Exact string match (RFC 9700 §4.1.3): no prefix, wildcard or normalisation.
     if redirect_uri not in client.redirect_uris:
-        raise PageError("Invalid redirect", "The redirect_uri is not registered for this application, so you were not sent back to it.")
+        raise PageError(
+            "Invalid redirect",
+            "The redirect_uri is not registered for this application, so you were not sent back to it.",
+            next_step="Go back to the application and try again. If you see this page again, tell the people who run that "
+            "application that its redirect URI is not registered here.",
+        )
     return client, redirect_uri
 
 

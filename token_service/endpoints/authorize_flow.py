@@ -13,14 +13,16 @@ from litestar import Request, Response
 from litestar.datastructures import State
 from litestar.response import Redirect
 
+from token_service.clients.models import Client
 from token_service.clients.registry import ClientRegistry
 from token_service.clock import Clock
 from token_service.errors import ConsentRequired, LoginRequired, OAuthError, PageError
 from token_service.grants.codes import AuthorizationCodes, CodeGrant
+from token_service.grants.scopes import resolve_audience
 from token_service.http.forms import read_form
 from token_service.login.consents import ConsentRecords
 from token_service.login.methods import SignInMethods
-from token_service.login.pages import consent_page
+from token_service.pages import consent_page, describe_scopes
 from token_service.login.sessions import BrowserSession
 from token_service.login.transactions import AuthorizationRequest, LoginTransaction, LoginTransactions, csrf_matches
 from token_service.users.directory import UserDirectory
@@ -135,7 +137,16 @@ class AuthorizationFlow:
                 tx = await self.new_transaction(http, request)
             user = await self._users.get(browser_session.user_id)
             shown_user = (user.username or user.email or user.id) if user else browser_session.user_id
-            response = consent_page(tx_id=tx.id, csrf=tx.csrf, client_id=client.client_id, scopes=sorted(scopes), user=shown_user)
+            response = consent_page(
+                tx_id=tx.id,
+                csrf=tx.csrf,
+                client_name=client_display_name(client),
+                client_id=client.client_id,
+                redirect_host=urlsplit(request.redirect_uri).netloc.rpartition("@")[2],
+                audience=resolve_audience(client, request.resource),
+                scopes=describe_scopes(scopes),
+                user=shown_user,
+            )
             return self.with_binding_cookie(http, response)
         if tx is not None:
             await self.transactions.finish(tx.id)
@@ -162,3 +173,9 @@ class AuthorizationFlow:
         # With a single non-password upstream there is nothing to choose: go straight to it.
         target = f"/login/{only}?tx={tx.id}" if only is not None else f"/login?tx={tx.id}"
         return self.with_binding_cookie(http, Redirect(path=target, status_code=303, headers={"Cache-Control": "no-store"}))
+
+
+def client_display_name(client: Client) -> str:
+    # client_name (RFC 7591 §2) where the client model carries one; its id otherwise.
+    name = getattr(client, "client_name", None)
+    return name if isinstance(name, str) and name.strip() else client.client_id

@@ -16,7 +16,9 @@ from token_service.errors import PageError
 from token_service.http.injected import Injected
 from token_service.login.connectors import UpstreamConnector, UpstreamError
 from token_service.login.methods import PendingUpstreamLogins, SignInMethods
-from token_service.login.pages import login_page
+from token_service.pages import login_page
+from token_service.clients.registry import ClientRegistry
+from token_service.endpoints.authorize_flow import client_display_name
 from token_service.login.sessions import BrowserSessions
 from token_service.login.transactions import LoginTransaction, LoginTransactions
 from token_service.observability.access import note_request
@@ -29,11 +31,14 @@ LOGIN_FAILED = "Wrong username or password."
 HttpRequest = Request[Any, Any, State]
 
 
-def render_login(sign_in: SignInMethods, tx: LoginTransaction, *, error: str | None = None, username: str = "") -> Response[str]:
+async def render_login(
+    clients: ClientRegistry, sign_in: SignInMethods, tx: LoginTransaction, *, error: str | None = None, username: str = ""
+) -> Response[Any]:
+    client = await clients.get(tx.request.client_id)
     return login_page(
         tx_id=tx.id,
         csrf=tx.csrf,
-        client_id=tx.request.client_id,
+        client_name=client_display_name(client) if client is not None else tx.request.client_id,
         upstreams=sign_in.choices(),
         password=sign_in.password() is not None,
         error=error or tx.error,
@@ -68,8 +73,14 @@ def client_ip(request: HttpRequest) -> str:
 
 
 @get("/login", summary="Login page", include_in_schema=False, opt=PAGE_ROUTE)
-async def login(request: HttpRequest, login_transactions: Injected[LoginTransactions], sign_in: Injected[SignInMethods], tx: FromQuery[str | None] = None) -> Response[Any]:
-    return render_login(sign_in, await load_transaction(login_transactions, request, tx))
+async def login(
+    request: HttpRequest,
+    login_transactions: Injected[LoginTransactions],
+    sign_in: Injected[SignInMethods],
+    clients: Injected[ClientRegistry],
+    tx: FromQuery[str | None] = None,
+) -> Response[Any]:
+    return await render_login(clients, sign_in, await load_transaction(login_transactions, request, tx))
 
 
 @post("/login/password", summary="Password login", include_in_schema=False, status_code=303, opt=PAGE_ROUTE)
