@@ -19,7 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from token_service.backends import BackendHealth
 from token_service.clients.registry import ClientRegistry, config_clients
 from token_service.db import migrate
+from shared.dpop import ProofPolicy
 from token_service.db.engine import create_engine, session_factory
+from token_service.dpop.nonces import DPoPNonces
+from token_service.dpop.proofs import TokenRequestProofs
 from token_service.grants.codes import AuthorizationCodes
 from token_service.keys.keyring import KeySnapshot
 from token_service.login.connectors.base import UpstreamConnector, build_connectors
@@ -61,11 +64,19 @@ class Runtime:
     snapshot: KeySnapshot | None = None
     signer: TokenSigner = field(init=False)
     backends: BackendHealth = field(init=False)
+    dpop: TokenRequestProofs = field(init=False)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.signer = TokenSigner(self.current_snapshot)
         self.backends = BackendHealth(self.database_ready, self.store.ping)
+        settings = self.settings
+        self.dpop = TokenRequestProofs(
+            self.store,
+            token_url=settings.endpoint("/token"),
+            policy=ProofPolicy(max_age=settings.dpop_proof_max_age, leeway=settings.leeway),
+            nonces=DPoPNonces(self.store, settings.dpop_proof_max_age) if settings.dpop_nonce else None,
+        )
 
     def current_snapshot(self) -> KeySnapshot:
         if self.snapshot is None:

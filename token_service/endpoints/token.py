@@ -20,7 +20,8 @@ from token_service.http.forms import read_form
 from token_service.observability.access import note_request
 from token_service.runtime import Runtime
 
-Grant = Callable[[Runtime, Client, dict[str, str]], Awaitable[dict[str, Any]]]
+# The last argument is the DPoP key thumbprint the tokens are bound to (RFC 9449), or None.
+Grant = Callable[[Runtime, Client, dict[str, str], str | None], Awaitable[dict[str, Any]]]
 
 GRANTS: dict[str, Grant] = {
     "authorization_code": authorization_code_grant,
@@ -49,6 +50,7 @@ async def token_endpoint(request: Request[Any, Any, State], state: State) -> ASG
     note_request(grant_type=grant_type)
     if grant_type not in client.grant_types:
         raise UnauthorizedClient(f"client {client.client_id!r} is not registered for grant_type {grant_type!r}")
-    body = await grant(runtime, client, params)
+    dpop_jkt = await runtime.dpop.key_of(request.headers.getall("dpop", []), client)
+    body = await grant(runtime, client, params, dpop_jkt)
     state.metrics.token_issued(grant_type, client.client_id)
     return no_store_json_asgi(body)

@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from token_service.clients.models import Client
-from token_service.errors import InvalidGrant, InvalidRequest
+from token_service.errors import InvalidDPoPProof, InvalidGrant, InvalidRequest
 from token_service.grants.issuance import user_token_response, wants_refresh_token
 from token_service.grants.pkce import verifier_matches
 from token_service.grants.scopes import resolve_audience
@@ -29,7 +29,7 @@ async def revoke_replayed_code(runtime: Runtime, code: str) -> bool:
     return True
 
 
-async def authorization_code_grant(runtime: Runtime, client: Client, params: dict[str, str]) -> dict[str, Any]:
+async def authorization_code_grant(runtime: Runtime, client: Client, params: dict[str, str], dpop_jkt: str | None) -> dict[str, Any]:
     code = params.get("code")
     if not code:
         raise InvalidRequest("code is required")
@@ -51,6 +51,10 @@ async def authorization_code_grant(runtime: Runtime, client: Client, params: dic
         raise InvalidGrant("redirect_uri differs from the one in the authorization request")
     if not verifier_matches(verifier, grant.code_challenge):
         raise InvalidGrant("code_verifier does not match the code_challenge (PKCE)")
+    if grant.dpop_jkt is not None and dpop_jkt != grant.dpop_jkt:
+        # RFC 9449 §10: the code was bound to a key at /authorize.
+        found = "no DPoP proof" if dpop_jkt is None else f"a proof by key {dpop_jkt}"
+        raise InvalidDPoPProof(f"the authorization code is bound to DPoP key {grant.dpop_jkt} (dpop_jkt), but the request has {found}")
     user = await runtime.users.get(grant.user_id)
     if user is None:
         raise InvalidGrant("the user of this authorization code no longer exists")
@@ -66,9 +70,20 @@ async def authorization_code_grant(runtime: Runtime, client: Client, params: dic
             resource=grant.resource,
             auth_time=grant.auth_time,
             session_id_hash=grant.session_id_hash,
+            # RFC 9449 §5: a public client's refresh token is bound to its DPoP key; a confidential
+            # client's stays bound to its client authentication.
+            dpop_jkt=dpop_jkt if client.public else None,
         )
     response, jti, exp = user_token_response(
-        runtime, client=client, user=user, scopes=scopes, audience=audience, auth_time=grant.auth_time, nonce=grant.nonce, refresh_token=refresh_token
+        runtime,
+        client=client,
+        user=user,
+        scopes=scopes,
+        audience=audience,
+        auth_time=grant.auth_time,
+        nonce=grant.nonce,
+        refresh_token=refresh_token,
+        dpop_jkt=dpop_jkt,
     )
     await runtime.codes.record_result(code, {"family_id": family_id, "jti": jti, "exp": exp})
     return response

@@ -7,7 +7,7 @@ from typing import Any
 
 from token_service.clients.models import Client
 from token_service.runtime import Runtime
-from token_service.tokens.access import ACCESS_TOKEN_TYP, access_token_claims, new_jti
+from token_service.tokens.access import ACCESS_TOKEN_TYP, access_token_claims, new_jti, token_type_and_binding
 from token_service.tokens.id_token import ID_TOKEN_TYP, id_token_claims
 from token_service.users.models import User
 
@@ -28,10 +28,12 @@ def user_token_response(
     auth_time: int,
     nonce: str | None,
     refresh_token: str | None,
+    dpop_jkt: str | None,
 ) -> tuple[dict[str, Any], str, int]:
     """Returns the response body, the access token's jti and its exp."""
     settings = runtime.settings
     now = int(time.time())
+    token_type, binding = token_type_and_binding(dpop_jkt)
     jti = new_jti()
     # With `openid` the token is also good at our UserInfo endpoint (RFC 9068 §3: aud may list several).
     audiences: str | list[str] = [audience, settings.endpoint("/userinfo")] if "openid" in scopes else audience
@@ -45,11 +47,12 @@ def user_token_response(
         ttl=settings.access_token_ttl,
         jti=jti,
         auth_time=auth_time,
+        extra=binding,
     )
     access_token, _ = runtime.signer.sign(claims, ACCESS_TOKEN_TYP)
     response: dict[str, Any] = {
         "access_token": access_token,
-        "token_type": "Bearer",
+        "token_type": token_type,
         "expires_in": settings.access_token_ttl,
         "scope": " ".join(sorted(scopes)),
     }

@@ -12,7 +12,7 @@ from token_service.runtime import Runtime
 from token_service.tokens.refresh import RefreshContext
 
 
-async def refresh_token_grant(runtime: Runtime, client: Client, params: dict[str, str]) -> dict[str, Any]:
+async def refresh_token_grant(runtime: Runtime, client: Client, params: dict[str, str], dpop_jkt: str | None) -> dict[str, Any]:
     token = params.get("refresh_token")
     if not token:
         raise InvalidRequest("refresh_token is required")
@@ -32,7 +32,8 @@ async def refresh_token_grant(runtime: Runtime, client: Client, params: dict[str
             auth_time=context.auth_time,
             nonce=None,
             refresh_token=successor,
+            dpop_jkt=dpop_jkt,
         )
         return response
 
-    return await runtime.refresh_tokens.rotate(token, client.client_id, build)
+    return await runtime.refresh_tokens.rotate(token, client.client_id, build, dpop_jkt=dpop_jkt)
