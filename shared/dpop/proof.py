@@ -13,6 +13,7 @@ import hashlib
 import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from joserfc import jws
@@ -33,8 +34,19 @@ DPOP_TYP = "dpop+jwt"
 _PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 _KEY_TYPES: dict[str, type[ECKey] | type[RSAKey] | type[OKPKey]] = {"EC": ECKey, "RSA": RSAKey, "OKP": OKPKey}
 _ALG_KEY_TYPE = {"ES256": "EC", "RS256": "RSA", "PS256": "RSA", "EdDSA": "OKP"}
+# The members that define a public key (RFC 7638 §3.2): all a proof key is made of here;
+# others (kid, use, key_ops, ext...) are ignored.
+_KEY_MEMBERS = {"EC": ("crv", "kty", "x", "y"), "RSA": ("e", "kty", "n"), "OKP": ("crv", "kty", "x")}
 _MIN_RSA_BITS = 2048
 _MAX_JTI = 256
+
+
+@lru_cache(maxsize=1024)
+def _imported(kty: str, members: tuple[tuple[str, str], ...]) -> tuple[ECKey | RSAKey | OKPKey, str, dict[str, Any]]:
+    """A header key imported once per distinct key: a client signs many proofs with one key,
+    and import plus thumbprint cost as much as the signature check itself."""
+    key = _KEY_TYPES[kty].import_key(dict(members))
+    return key, key.thumbprint(), dict(key.as_dict(private=False))
 
 
 def access_token_hash(access_token: str) -> str:
@@ -122,7 +134,7 @@ def _decode_segment(segment: str, what: str) -> dict[str, Any]:
     return value
 
 
-def _check_header(header: dict[str, Any], policy: ProofPolicy) -> tuple[str, ECKey | RSAKey | OKPKey]:
+def _check_header(header: dict[str, Any], policy: ProofPolicy) -> tuple[str, ECKey | RSAKey | OKPKey, str, dict[str, Any]]:
     typ = header.get("typ")
     if not isinstance(typ, str) or typ.lower() != DPOP_TYP:
         raise InvalidDPoPProof(f"the DPoP proof typ is {_shown(typ)}, expected 'dpop+jwt'")
@@ -149,15 +161,18 @@ def _check_header(header: dict[str, Any], policy: ProofPolicy) -> tuple[str, ECK
     kty = jwk.get("kty")
     if kty != _ALG_KEY_TYPE[alg]:
         raise InvalidDPoPProof(f"the DPoP proof jwk has kty {_shown(kty)}, but alg {alg} needs a {_ALG_KEY_TYPE[alg]} key")
+    members = tuple((name, jwk.get(name)) for name in _KEY_MEMBERS[kty])
+    if not all(isinstance(value, str) for _, value in members):
+        raise InvalidDPoPProof(f"the DPoP proof jwk is not a valid {kty} public key: it needs {', '.join(_KEY_MEMBERS[kty])} as strings")
     try:
-        key = _KEY_TYPES[kty].import_key(jwk)
+        key, jkt, public_jwk = _imported(kty, members)
     except (JoseError, ValueError, TypeError, KeyError):
         raise InvalidDPoPProof("the DPoP proof jwk is not a valid public key") from None
     if isinstance(key, RSAKey) and key.raw_value.key_size < _MIN_RSA_BITS:
         raise InvalidDPoPProof(f"the DPoP proof's RSA key has {key.raw_value.key_size} bits; at least {_MIN_RSA_BITS} are needed")
     if isinstance(key, OKPKey) and jwk.get("crv") != "Ed25519":
         raise InvalidDPoPProof(f"the DPoP proof jwk curve {_shown(jwk.get('crv'))} is not accepted for EdDSA (Ed25519 is)")
-    return alg, key
+    return alg, key, jkt, public_jwk
 
 
 def check_proof(
@@ -177,7 +192,7 @@ def check_proof(
     proof = _one_proof(values, policy.max_bytes)
     header_segment, payload_segment, _ = proof.split(".")
     header = _decode_segment(header_segment, "header")
-    alg, key = _check_header(header, policy)
+    alg, key, jkt, public_jwk = _check_header(header, policy)
     try:
         jws.deserialize_compact(proof, key, algorithms=[alg], registry=policy.registry)
     except JoseError as exc:
@@ -194,7 +209,7 @@ def check_proof(
     if htm != method:
         raise InvalidDPoPProof(f"the DPoP proof is for method {_shown(htm)}, but this request is {method}")
     expected = normalize_htu(uri)
-    if not isinstance(htu, str) or normalize_htu(htu) is None or normalize_htu(htu) != expected:
+    if not isinstance(htu, str) or normalize_htu(htu) != expected or expected is None:
         raise InvalidDPoPProof(f"the DPoP proof is for URL {_shown(htu)}, but this request is to {expected}")
     if not is_numeric_date(iat):
         raise InvalidDPoPProof(f"the DPoP proof iat must be a NumericDate, got {_shown(iat)}")
@@ -213,5 +228,4 @@ def check_proof(
     nonce = claims.get("nonce")
     if nonce is not None and not isinstance(nonce, str):
         raise InvalidDPoPProof("the DPoP proof nonce must be a string")
-    public_jwk = dict(key.as_dict(private=False))
-    return CheckedProof(jkt=key.thumbprint(), jti=jti, iat=issued_at, nonce=nonce, public_jwk=public_jwk)
+    return CheckedProof(jkt=jkt, jti=jti, iat=issued_at, nonce=nonce, public_jwk=dict(public_jwk))

@@ -98,3 +98,12 @@ async def test_replay_cache_remembers_within_the_window_and_stays_bounded() -> N
     now[0] = 11
     assert await cache.first_use("b", 10)  # expired: usable again, and the expired rest are gone
     assert len(cache) == 1
+
+
+def test_extra_jwk_members_are_ignored_and_the_thumbprint_uses_the_key_only() -> None:
+    key = ECKey.generate_key("P-256")
+    jwk = {**key.as_dict(private=False), "ext": True, "key_ops": ["verify"], "kid": "browser-key"}
+    header = {"typ": "dpop+jwt", "alg": "ES256", "jwk": jwk}
+    proof = jws.serialize_compact(header, json.dumps(proof_claims("GET", URL)).encode(), key, algorithms=["ES256"])
+    checked = check_proof([proof], method="GET", uri=URL, policy=POLICY, now=time.time())
+    assert checked.jkt == key.thumbprint()
