@@ -49,6 +49,10 @@ def test_bound_refresh_token_needs_a_proof_by_the_same_key(setup: LoginSetup, br
     # And the successor is bound too.
     successor = {"grant_type": "refresh_token", "refresh_token": same_key.json()["refresh_token"]}
     assert token_call(setup, successor, None).json()["error"] == "invalid_dpop_proof"
+    # The grace path (the just-rotated token presented again) asks for the key as well ...
+    assert token_call(setup, refresh, None).json()["error"] == "invalid_dpop_proof"
+    # ... and with it returns the same successor, as for any second tab.
+    assert token_call(setup, refresh, key).json()["refresh_token"] == same_key.json()["refresh_token"]
 
 
 def test_dpop_jkt_at_authorize_binds_the_code(setup: LoginSetup, browser: Browser) -> None:
