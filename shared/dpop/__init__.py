@@ -6,7 +6,7 @@ it), `ReplayCache` keeps proofs single-use, `DPoPKey` makes proofs as a client, 
 """
 
 from .builder import DPoPKey
-from .errors import InvalidDPoPProof, UseDPoPNonce
+from .errors import InvalidDPoPProof
 from .proof import DPOP_ALGORITHMS, DPOP_TYP, CheckedProof, ProofPolicy, access_token_hash, check_proof
 from .replay import MemoryReplayCache, RedisReplayCache, ReplayCache, ReplayCacheUnavailable
 from .uri import normalize_htu, request_htu
@@ -22,7 +22,6 @@ __all__ = [
     "RedisReplayCache",
     "ReplayCache",
     "ReplayCacheUnavailable",
-    "UseDPoPNonce",
     "access_token_hash",
     "check_proof",
     "normalize_htu",

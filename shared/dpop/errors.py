@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ..errors import InvalidToken
 
-__all__ = ["InvalidDPoPProof", "UseDPoPNonce"]
+__all__ = ["InvalidDPoPProof"]
 
 
 class InvalidDPoPProof(InvalidToken):
@@ -20,12 +20,3 @@ class InvalidDPoPProof(InvalidToken):
     def __init__(self, reason: str) -> None:
         super().__init__(reason, rule="dpop")
 
-
-class UseDPoPNonce(InvalidDPoPProof):
-    """The server wants a proof carrying the nonce it supplies (RFC 9449 §8, §9)."""
-
-    error = "use_dpop_nonce"
-
-    def __init__(self, reason: str, *, nonce: str) -> None:
-        super().__init__(reason)
-        self.nonce = nonce
