@@ -17,8 +17,8 @@ import pytest
 
 from resource_api.app import create_app as create_resource_app
 from resource_api.settings import ResourceApiSettings
-from tests.guides.test_nextjs_guide import NODE_DIR, Flow, require_node
-from tests.support.browser import Browser, add_user
+from tests.guides.test_nextjs_guide import NODE_DIR, Flow, log_in, require_node
+from tests.support.browser import add_user
 from tests.support.live_server import free_port, live_server
 from tests.support.token_service import decode_segment, issuer_settings, running_token_service
 
@@ -67,24 +67,12 @@ def test_client_credentials_with_dpop_and_the_api_accepts_the_bound_token(servic
     assert stolen.status_code == 401 and "DPoP-bound" in stolen.json()["error_description"]
 
 
-def log_in(url: str) -> str:
-    browser = Browser()
-    try:
-        page = browser.follow(browser.http.get(url), REDIRECT_URI)
-        assert isinstance(page, httpx.Response) and page.status_code == 200, page
-        result = browser.submit_password(page, "alice", PASSWORD, REDIRECT_URI)
-        assert isinstance(result, str), getattr(result, "text", result)
-        return result
-    finally:
-        browser.close()
-
-
 def test_code_flow_with_pkce_and_dpop_for_a_public_client(services: tuple[str, str, dict[str, str], str]) -> None:
     node, issuer, machine_env, spa_id = services
     flow = DPoPFlow(node, {**machine_env, "CLIENT_ID": spa_id, "CLIENT_SECRET": ""})
     start = flow.json("authorize-url")
     assert "dpop_jkt=" in start["url"]
-    callback = log_in(start["url"])
+    callback = log_in(start["url"], REDIRECT_URI)
 
     done = flow.json("exchange", callback, start["code_verifier"], start["nonce"], start["state"], start["private_jwk"])
 
