@@ -22,6 +22,8 @@ from resource_api.metrics import metrics_endpoint, rejection_observer
 from resource_api.notes.controller import NotesController
 from resource_api.settings import ResourceApiSettings
 from shared import AccessTokenVerifier, JwksCache
+from shared.dpop import MemoryReplayCache, RedisReplayCache, ReplayCache
+from shared.dpop.resource import DPoPOptions
 from shared.litestar import BearerAuthPlugin
 from shared.metrics import VerifierMetrics
 
@@ -41,6 +43,12 @@ def create_app(settings: ResourceApiSettings, *, http_client: httpx.AsyncClient 
     engine = db.create_engine(settings.database_url)
     sessions = db.session_factory(engine)
     metrics = VerifierMetrics(jwks, namespace="resource_api")
+    replay: ReplayCache = (
+        RedisReplayCache.from_url(settings.redis_url, prefix=f"{settings.redis_prefix}dpop-jti:")
+        if settings.redis_url
+        else MemoryReplayCache()
+    )
+    dpop = DPoPOptions(public_url=settings.dpop_public_url, require=settings.require_dpop, replay=replay)
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
@@ -59,6 +67,8 @@ def create_app(settings: ResourceApiSettings, *, http_client: httpx.AsyncClient 
             key_refresher.cancel()
             await jwks.aclose()
             await engine.dispose()
+            if isinstance(replay, RedisReplayCache):
+                await replay.aclose()
 
     def provide_jwks() -> JwksCache:
         return jwks
@@ -73,7 +83,7 @@ def create_app(settings: ResourceApiSettings, *, http_client: httpx.AsyncClient 
             "jwks": Provide(provide_jwks, sync_to_thread=False),
             "db_session": Provide(provide_db_session),
         },
-        plugins=[BearerAuthPlugin(verifier, exclude=PUBLIC_PATHS, on_rejection=rejection_observer(metrics))],
+        plugins=[BearerAuthPlugin(verifier, exclude=PUBLIC_PATHS, on_rejection=rejection_observer(metrics), dpop=dpop)],
         state=State({"verifier_metrics": metrics}),
         exception_handlers=exception_handlers,
         lifespan=[lifespan],

@@ -59,7 +59,8 @@ def _page_headers(settings: ResourceApiSettings) -> dict[str, str]:
 
 def demo_routes(settings: ResourceApiSettings) -> list[Any]:
     headers = _page_headers(settings)
-    config = {"issuer": settings.issuer, "client_id": settings.demo_client_id}
+    # api_url: the base URL DPoP proofs to this API must name (RESOURCE_API_PUBLIC_URL).
+    config = {"issuer": settings.issuer, "client_id": settings.demo_client_id, "api_url": settings.dpop_public_url}
 
     @get("/", opt={EXCLUDE_FROM_AUTH: True}, include_in_schema=False, sync_to_thread=False)
     def index() -> Response[bytes]:

@@ -24,6 +24,8 @@ _FIXES = {
     "audience": "set it to this API's own base URL, e.g. RESOURCE_API_AUDIENCE=http://127.0.0.1:8001",
     "port": "use a TCP port number from 1 to 65535",
     "leeway": "use a number of seconds from 0 to 300",
+    "public_url": "set it to the URL clients use to reach this API, e.g. RESOURCE_API_PUBLIC_URL=https://api.example.com",
+    "redis_url": "e.g. RESOURCE_API_REDIS_URL=redis://127.0.0.1:6379/0",
 }
 
 
@@ -51,6 +53,14 @@ class ResourceApiSettings(BaseSettings):
     """`json` lines for production, `console` for people; secrets and JWTs are redacted either way."""
     demo_client_id: str = "demo-spa"
     """The public client the demo page at / signs in with (registered at the token service)."""
+    require_dpop: bool = False
+    """Accept only DPoP-bound access tokens (RFC 9449): bearer tokens are refused with 401."""
+    public_url: str | None = None
+    """External base URL of this API, as clients call it: DPoP proofs' `htu` must name it. Unset: the origin of RESOURCE_API_AUDIENCE. Set it behind a proxy that changes scheme, host or path prefix; the Host header is never trusted for this."""
+    redis_url: str | None = None
+    """Redis that remembers used DPoP proofs, shared by every instance of this API; unset: each process remembers its own (one instance only)."""
+    redis_prefix: str = "resource-api:"
+    """Prefix of this API's keys in that Redis."""
 
     @field_validator("issuer", "audience")
     @classmethod
@@ -58,6 +68,21 @@ class ResourceApiSettings(BaseSettings):
         if not value.startswith(("https://", "http://")):
             raise ValueError("must be an http:// or https:// URL")
         return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url_is_http_url(cls, value: str | None) -> str | None:
+        if value is not None and (not value.startswith(("https://", "http://")) or "?" in value or "#" in value):
+            raise ValueError("must be an http:// or https:// URL without query or fragment")
+        return value
+
+    @property
+    def dpop_public_url(self) -> str:
+        """Where proofs point: RESOURCE_API_PUBLIC_URL, else the audience's origin."""
+        if self.public_url is not None:
+            return self.public_url
+        scheme, _, rest = self.audience.partition("://")
+        return f"{scheme}://{rest.split('/', 1)[0]}"
 
 
 def load_settings(**overrides: Any) -> ResourceApiSettings:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from .errors import InvalidRequest, MissingToken
 
-__all__ = ["bearer_token_from"]
+__all__ = ["bearer_token_from", "credentials_from"]
 
 
 def bearer_token_from(authorization: Sequence[str], *, token_in_query: bool = False) -> str:
@@ -16,6 +16,11 @@ def bearer_token_from(authorization: Sequence[str], *, token_in_query: bool = Fa
     a token in the URL or more than one credential (RFC 6750 §2: clients MUST NOT
     use more than one method per request).
     """
+    return credentials_from(authorization, token_in_query=token_in_query)[1]
+
+
+def credentials_from(authorization: Sequence[str], *, token_in_query: bool = False, schemes: Sequence[str] = ("Bearer",)) -> tuple[str, str]:
+    """The (scheme, token) of the request, the scheme spelled as in `schemes` (Bearer, DPoP)."""
     if token_in_query:
         # RFC 6750 §2.3 allows it, but URLs end up in logs and Referer headers.
         raise InvalidRequest(
@@ -38,10 +43,13 @@ def bearer_token_from(authorization: Sequence[str], *, token_in_query: bool = Fa
     if not authorization:
         raise MissingToken()
     scheme, _, credentials = authorization[0].strip().partition(" ")
-    if scheme.lower() != "bearer":  # auth-scheme is case-insensitive (RFC 9110 §11.1)
+    # auth-scheme is case-insensitive (RFC 9110 §11.1)
+    known = next((name for name in schemes if name.lower() == scheme.lower()), None)
+    if known is None:
         shown = scheme if scheme.isascii() and scheme.isalnum() and len(scheme) <= 20 else "another scheme"
-        raise MissingToken(f"the Authorization header uses {shown}, not Bearer; send 'Authorization: Bearer <token>'")
+        accepted = " or ".join(schemes)
+        raise MissingToken(f"the Authorization header uses {shown}, not {accepted}; send 'Authorization: {schemes[0]} <token>'")
     token = credentials.strip()
     if not token:
-        raise InvalidRequest("the Authorization header says Bearer but carries no token", rule="credentials")
-    return token
+        raise InvalidRequest(f"the Authorization header says {known} but carries no token", rule="credentials")
+    return known, token

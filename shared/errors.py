@@ -26,6 +26,8 @@ class TokenRejected(Exception):
 
     error: str = "invalid_token"
     status_code: int = 401
+    scheme: str | None = None
+    """The authorization scheme the request used (Bearer, DPoP), when known: its challenge carries the error."""
 
     def __init__(self, reason: str, *, rule: str) -> None:
         super().__init__(reason)

@@ -5,6 +5,8 @@
     @app.get("/notes")
     async def notes(claims: AccessTokenClaims = Depends(requires_scope(auth, "notes:read"))): ...
 
+`BearerAuth(verifier, dpop=DPoPOptions(...))` also takes `Authorization: DPoP` with
+its proof (RFC 9449); `DPoPOptions(require=True)` refuses bearer tokens.
 Rejections become HTTPException with the RFC 6750 `WWW-Authenticate` header and
 `detail={"error", "error_description"}`. Needs the `fastapi` extra.
 """
@@ -15,37 +17,41 @@ from collections.abc import Awaitable, Callable
 
 from fastapi import Depends, HTTPException, Request
 
-from .bearer import bearer_token_from
 from .claims import AccessTokenClaims
-from .errors import InsufficientScope, KeySetUnavailable, TokenRejected, www_authenticate
+from .dpop.resource import DPoPOptions, RequestAuthenticator
+from .errors import InsufficientScope, KeySetUnavailable, TokenRejected
 from .verifier import AccessTokenVerifier
 
 __all__ = ["BearerAuth", "requires_scope"]
 
 
-def _http_error(exc: TokenRejected | KeySetUnavailable, realm: str | None) -> HTTPException:
+def _http_error(exc: TokenRejected | KeySetUnavailable, auth: BearerAuth) -> HTTPException:
     detail = {"error": exc.error, "error_description": exc.reason}
     if isinstance(exc, KeySetUnavailable):
         return HTTPException(exc.status_code, detail, headers={"Retry-After": "5"})
-    return HTTPException(exc.status_code, detail, headers={"WWW-Authenticate": www_authenticate(exc, realm)})
+    return HTTPException(exc.status_code, detail, headers={"WWW-Authenticate": auth.authenticator.challenge(exc, auth.realm)})
 
 
 class BearerAuth:
     """Dependency returning the verified claims of the request's bearer token."""
 
-    def __init__(self, verifier: AccessTokenVerifier, *, realm: str | None = None) -> None:
+    def __init__(self, verifier: AccessTokenVerifier, *, realm: str | None = None, dpop: DPoPOptions | None = None) -> None:
         self.verifier = verifier
         self.realm = realm
+        self.authenticator = RequestAuthenticator(verifier, dpop)
 
     async def __call__(self, request: Request) -> AccessTokenClaims:
         try:
-            token = bearer_token_from(
-                request.headers.getlist("authorization"),
+            return await self.authenticator.authenticate(
+                authorization=request.headers.getlist("authorization"),
+                dpop=request.headers.getlist("dpop"),
+                method=request.method,
+                # The path the app saw, below any root_path: the public URL already holds the prefix.
+                path=request.url.path.removeprefix(request.scope.get("root_path", "")),
                 token_in_query="access_token" in request.query_params,
             )
-            return await self.verifier.verify(token)
         except (TokenRejected, KeySetUnavailable) as exc:
-            raise _http_error(exc, self.realm) from None
+            raise _http_error(exc, self) from None
 
 
 def requires_scope(auth: BearerAuth, *scopes: str) -> Callable[[AccessTokenClaims], Awaitable[AccessTokenClaims]]:
@@ -53,7 +59,9 @@ def requires_scope(auth: BearerAuth, *scopes: str) -> Callable[[AccessTokenClaim
 
     async def dependency(claims: AccessTokenClaims = Depends(auth)) -> AccessTokenClaims:
         if not claims.has_scopes(*scopes):
-            raise _http_error(InsufficientScope(scopes, granted_scopes=claims.scopes), auth.realm)
+            exc = InsufficientScope(scopes, granted_scopes=claims.scopes)
+            exc.scheme = auth.authenticator.scheme_of(claims)
+            raise _http_error(exc, auth)
         return claims
 
     return dependency

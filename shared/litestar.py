@@ -8,6 +8,8 @@
     @get("/notes", guards=[requires_scope("notes:read")])
     async def list_notes(claims: NamedDependency[AccessTokenClaims]) -> ...: ...
 
+Both `Authorization: Bearer` and `Authorization: DPoP` (RFC 9449, with its proof) are
+accepted; `dpop=DPoPOptions(require=True, public_url=...)` refuses bearer tokens.
 Handlers marked `opt={"exclude_from_auth": True}` (health checks) or matching an
 `exclude` pattern skip authentication. Every rejection, wherever it is raised,
 is rendered by `token_rejected_response`: never a 500 for a bad token.
@@ -27,9 +29,9 @@ from litestar.middleware import AbstractAuthenticationMiddleware, Authentication
 from litestar.plugins import InitPlugin
 from litestar.types import ASGIApp, Guard
 
-from .bearer import bearer_token_from
 from .claims import AccessTokenClaims
-from .errors import InsufficientScope, KeySetUnavailable, MissingToken, TokenRejected, www_authenticate
+from .dpop.resource import DPoPOptions, RequestAuthenticator, bound_key_of
+from .errors import InsufficientScope, KeySetUnavailable, MissingToken, TokenRejected
 from .verifier import AccessTokenVerifier
 
 __all__ = [
@@ -45,27 +47,30 @@ __all__ = [
 EXCLUDE_FROM_AUTH = "exclude_from_auth"
 _REALM_KEY = "bearer_auth_realm"
 _OBSERVER_KEY = "bearer_auth_on_rejection"
+_AUTHENTICATOR_KEY = "bearer_auth_authenticator"
 _RETRY_AFTER_SECONDS = "5"
 
 
 class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
-    """Verifies `Authorization: Bearer` and sets `request.user` / `request.auth` to the claims."""
+    """Verifies `Authorization: Bearer` or `DPoP` and sets `request.user` / `request.auth` to the claims."""
 
     def __init__(
         self,
         app: ASGIApp,
-        verifier: AccessTokenVerifier,
+        authenticator: RequestAuthenticator,
         exclude: str | list[str] | None = None,
     ) -> None:
         super().__init__(app, exclude=exclude, exclude_from_auth_key=EXCLUDE_FROM_AUTH)
-        self.verifier = verifier
+        self.authenticator = authenticator
 
     async def authenticate_request(self, connection: ASGIConnection[Any, Any, Any, Any]) -> AuthenticationResult:
-        token = bearer_token_from(
-            connection.headers.getall("authorization", []),
+        claims = await self.authenticator.authenticate(
+            authorization=connection.headers.getall("authorization", []),
+            dpop=connection.headers.getall("dpop", []),
+            method=connection.scope["method"],  # type: ignore[typeddict-item]  # HTTP scopes only reach here
+            path=connection.scope["path"],
             token_in_query="access_token" in connection.query_params,
         )
-        claims = await self.verifier.verify(token)
         return AuthenticationResult(user=claims, auth=claims)
 
 
@@ -87,7 +92,9 @@ def requires_scope(*scopes: str) -> Guard:
     def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
         claims = verified_claims(connection)
         if not claims.has_scopes(*scopes):
-            raise InsufficientScope(scopes, granted_scopes=claims.scopes)
+            exc = InsufficientScope(scopes, granted_scopes=claims.scopes)
+            exc.scheme = "DPoP" if bound_key_of(claims.raw) is not None else "Bearer"
+            raise exc
 
     return guard
 
@@ -105,13 +112,14 @@ def _observe(request: Request[Any, Any, Any], exc: TokenRejected | KeySetUnavail
 def token_rejected_response(request: Request[Any, Any, Any], exc: TokenRejected) -> Response[dict[str, str]]:
     _observe(request, exc)
     realm = request.app.state.get(_REALM_KEY)
+    authenticator: RequestAuthenticator = request.app.state[_AUTHENTICATOR_KEY]
     body = {"error": exc.error, "error_description": exc.reason}
     if isinstance(exc, InsufficientScope):
         body["scope"] = exc.scope
     return Response(
         body,
         status_code=exc.status_code,
-        headers={"WWW-Authenticate": www_authenticate(exc, realm), "Cache-Control": "no-store"},
+        headers={"WWW-Authenticate": authenticator.challenge(exc, realm), "Cache-Control": "no-store"},
     )
 
 
@@ -134,19 +142,22 @@ class BearerAuthPlugin(InitPlugin):
         exclude: Sequence[str] = (),
         realm: str | None = None,
         on_rejection: RejectionObserver | None = None,
+        dpop: DPoPOptions | None = None,
     ) -> None:
         self.verifier = verifier
+        self.authenticator = RequestAuthenticator(verifier, dpop)
         self.exclude = list(exclude)
         self.realm = realm
         self.on_rejection = on_rejection
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         app_config.middleware.append(
-            DefineMiddleware(BearerAuthMiddleware, verifier=self.verifier, exclude=self.exclude or None)
+            DefineMiddleware(BearerAuthMiddleware, authenticator=self.authenticator, exclude=self.exclude or None)
         )
         app_config.dependencies["claims"] = Provide(_provide_claims, sync_to_thread=False)
         app_config.exception_handlers[TokenRejected] = token_rejected_response
         app_config.exception_handlers[KeySetUnavailable] = key_set_unavailable_response
         app_config.state[_REALM_KEY] = self.realm
         app_config.state[_OBSERVER_KEY] = self.on_rejection
+        app_config.state[_AUTHENTICATOR_KEY] = self.authenticator
         return app_config

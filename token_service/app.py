@@ -20,10 +20,11 @@ from litestar.di import Provide
 from litestar.openapi.config import OpenAPIConfig
 from litestar.types import ASGIApp, Receive, Scope, Send
 
-from shared.verifier import AccessTokenVerifier
+from shared.dpop.resource import RequestAuthenticator
 from token_service.backends import BackendHealth
 from token_service.clients.registry import ClientRegistry, config_clients
 from token_service.clock import Clock, system_clock
+from token_service.dpop.proofs import TokenRequestProofs, token_request_proofs
 from token_service.endpoints.authorize import authorize, authorize_continue, consent
 from token_service.endpoints.authorize_flow import AuthorizationFlow
 from token_service.endpoints.discovery import discovery, discovery_document, jwks
@@ -83,7 +84,8 @@ class Services:
     grants: Grants
     issued_tokens: IssuedTokens
     own_keys: SnapshotKeyResolver
-    userinfo_verifier: AccessTokenVerifier
+    userinfo_verifier: RequestAuthenticator
+    dpop_proofs: TokenRequestProofs
     current_keys: CurrentKeys
     backends: BackendHealth
     metrics: TokenServiceMetrics
@@ -114,6 +116,9 @@ def build_services(settings: TokenServiceSettings, runtime: Runtime, metrics: To
     limiter = RateLimiter(limiter_storage(settings.redis_url, settings.redis_prefix))
     own_keys = SnapshotKeyResolver(settings.issuer, runtime.current_keys.current)
     grants = build_grants(settings, runtime, users=users, codes=codes, refresh_tokens=refresh_tokens, denylist=denylist)
+    dpop_proofs = token_request_proofs(
+        store, token_url=settings.endpoint("/token"), max_age=settings.dpop_proof_max_age, leeway=settings.leeway, nonce=settings.dpop_nonce, clock=clock
+    )
     return Services(
         clock=clock,
         clients=clients,
@@ -141,7 +146,10 @@ def build_services(settings: TokenServiceSettings, runtime: Runtime, metrics: To
         grants=grants,
         issued_tokens=IssuedTokens(own_keys, refresh_tokens, denylist, leeway=settings.leeway, clock=clock),
         own_keys=own_keys,
-        userinfo_verifier=userinfo_verifier(own_keys, audience=settings.endpoint("/userinfo"), leeway=settings.leeway, clock=clock),
+        userinfo_verifier=userinfo_verifier(
+            own_keys, audience=settings.endpoint("/userinfo"), leeway=settings.leeway, store=store, dpop_policy=dpop_proofs.policy, clock=clock
+        ),
+        dpop_proofs=dpop_proofs,
         current_keys=runtime.current_keys,
         backends=runtime.backends,
         metrics=metrics,

@@ -51,6 +51,21 @@ class InvalidTarget(OAuthError):
     error = "invalid_target"
 
 
+class InvalidDPoPProof(OAuthError):
+    """RFC 9449 §5: the DPoP proof of a token request is missing where required, or invalid."""
+
+    error = "invalid_dpop_proof"
+
+
+class UseDPoPNonce(OAuthError):
+    """RFC 9449 §8: the proof must carry the nonce given in the DPoP-Nonce header."""
+
+    error = "use_dpop_nonce"
+
+    def __init__(self, description: str, *, nonce: str) -> None:
+        super().__init__(description, headers={"DPoP-Nonce": nonce, "Cache-Control": "no-store"})
+
+
 class AccessDenied(OAuthError):
     error = "access_denied"
     status_code = 403

@@ -101,6 +101,8 @@ class TokenServiceSettings(BaseSettings):
     login_rate_limit_ip: str = Field("30/minute", description="Password attempts allowed per client IP (`limits` syntax; empty disables).")
     login_rate_limit_username: str = Field("10 per 5 minutes", description="Password attempts allowed per username.")
     token_rate_limit: str = Field("", description="Token requests allowed per client, e.g. `100/second` (empty: no limit).")
+    dpop_nonce: bool = Field(False, description="DPoP proofs at the token endpoint must carry a nonce this service issued (RFC 9449 §8): clients retry once after `use_dpop_nonce`.")
+    dpop_proof_max_age: int = Field(300, ge=10, le=3600, description="A DPoP proof is accepted this long after its `iat`, seconds (plus `leeway` both ways).")
     host: str = Field("127.0.0.1", description="Interface `serve` listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port `serve` listens on.")
     log_format: Literal["json", "console"] = Field("json", description="`json` for production, `console` for people.")

@@ -9,6 +9,12 @@
 // would need a backend-for-frontend this demo does not have. What keeps other scripts from
 // reading sessionStorage is the page's CSP (scripts only from this origin); what bounds a stolen
 // refresh token is rotation: each is good once, and a reused one revokes its whole family.
+//
+// And every token is DPoP-bound (RFC 9449, see dpop.js): the token service binds the code, the
+// access tokens and the refresh tokens to a key the browser will not let anyone read, and every
+// request carries a proof signed with it. A token copied out of this page is refused everywhere.
+
+import { forgetKey, noteNonce, proof, thumbprint } from "./dpop.js";
 
 const SCOPES = "openid profile email offline_access notes:read notes:write";
 const STORE = {
@@ -17,7 +23,7 @@ const STORE = {
   idToken: "demo.id_token",
 };
 
-let config; // {issuer, client_id} from the resource API
+let config; // {issuer, client_id, api_url} from the resource API
 let metadata; // the issuer's discovery document
 let accessToken = null;
 let refreshTimer = null;
@@ -74,13 +80,15 @@ async function discover() {
   }
 }
 
-async function tokenRequest(fields) {
+async function tokenRequest(fields, retried = false) {
   const response = await fetch(metadata.token_endpoint, {
     method: "POST",
-    headers: { "Content-Type": "application/x-www-form-urlencoded" },
+    headers: { "Content-Type": "application/x-www-form-urlencoded", DPoP: await proof("POST", metadata.token_endpoint) },
     body: new URLSearchParams(fields),
   });
   const body = await response.json().catch(() => ({}));
+  // RFC 9449 §8: a server that wants nonces says so once; retry with the one it gave.
+  if (noteNonce(metadata.token_endpoint, response, body) && !retried) return tokenRequest(fields, true);
   if (!response.ok) throw new OAuthError(body.error || `HTTP ${response.status}`, body.error_description);
   return body;
 }
@@ -97,6 +105,8 @@ async function signIn() {
     nonce: pending.nonce,
     code_challenge: await s256(pending.verifier),
     code_challenge_method: "S256",
+    // RFC 9449 §10: the code can only be redeemed with a proof by this browser's key.
+    dpop_jkt: await thumbprint(),
   });
   location.assign(`${metadata.authorization_endpoint}?${params}`);
 }
@@ -158,7 +168,8 @@ function refresh() {
     try {
       keep(await tokenRequest({ grant_type: "refresh_token", refresh_token: token, client_id: config.client_id }));
     } catch (error) {
-      if (error.code === "invalid_grant") {
+      // invalid_dpop_proof: the key the refresh token is bound to is gone (site data cleared).
+      if (error.code === "invalid_grant" || error.code === "invalid_dpop_proof") {
         forget();
         showSignedOut();
       }
@@ -174,6 +185,7 @@ async function signOut() {
   const idToken = sessionStorage.getItem(STORE.idToken);
   const refreshToken = sessionStorage.getItem(STORE.refresh);
   forget();
+  await forgetKey().catch(() => undefined);
   if (refreshToken && metadata.revocation_endpoint) {
     // RFC 7009; best effort: signing out must not fail because revocation did.
     await fetch(metadata.revocation_endpoint, {
@@ -192,9 +204,11 @@ async function signOut() {
 
 async function api(path, options = {}, retried = false) {
   if (!accessToken) await refresh();
+  // htu is the API's public URL as configured there, which is what it checks proofs against.
+  const dpop = await proof(options.method || "GET", new URL(path, config.api_url).href, accessToken);
   const response = await fetch(path, {
     ...options,
-    headers: { ...options.headers, Authorization: `Bearer ${accessToken}` },
+    headers: { ...options.headers, Authorization: `DPoP ${accessToken}`, DPoP: dpop },
   });
   // Once: the token may have expired (or its key rotated) since the last refresh.
   if (response.status === 401 && !retried) {
@@ -241,7 +255,8 @@ async function showSignedIn() {
   const idToken = sessionStorage.getItem(STORE.idToken);
   const profile = idToken ? jwtClaims(idToken) : {};
   $("who").textContent = profile.name || profile.preferred_username || me.email || me.sub;
-  const rows = [["sub", me.sub], ["email", me.email], ["client_id", me.client_id], ["scope", me.scope]];
+  const binding = me.dpop_jkt ? `DPoP-bound to this browser's key ${me.dpop_jkt}` : "bearer (not sender-constrained)";
+  const rows = [["sub", me.sub], ["email", me.email], ["client_id", me.client_id], ["scope", me.scope], ["token", binding]];
   $("claims").replaceChildren(
     ...rows
       .filter(([, value]) => value)

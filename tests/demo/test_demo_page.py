@@ -72,7 +72,7 @@ def test_page_is_served_with_a_strict_csp_and_its_config(demo: Demo) -> None:
     csp = page.headers["content-security-policy"]
     assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
     assert f"connect-src 'self' {demo.issuer}" in csp
-    assert httpx.get(f"{demo.api}/demo-config.json").json() == {"issuer": demo.issuer, "client_id": BROWSER_CLIENT_ID}
+    assert httpx.get(f"{demo.api}/demo-config.json").json() == {"issuer": demo.issuer, "client_id": BROWSER_CLIENT_ID, "api_url": demo.api}
     assert httpx.get(f"{demo.api}/static/app.js").status_code == 200
 
 
@@ -91,12 +91,20 @@ def test_sign_in_add_a_note_reload_and_sign_out(demo: Demo, page: Page) -> None:
     expect(page.locator("#claims")).to_contain_text(demo.user_id)
     assert "code=" not in page.url
     expect(page.get_by_text("No notes yet.")).to_be_visible()
+    # Every token is DPoP-bound to a key the page cannot read (RFC 9449).
+    expect(page.locator("#claims")).to_contain_text("DPoP-bound to this browser's key")
 
     page.get_by_label("Note").fill("buy oat milk")
     page.get_by_role("button", name="Add note").click()
     expect(page.locator("#notes li")).to_have_count(1)
     expect(page.locator("#notes li").first).to_contain_text("buy oat milk")
-    assert page.evaluate("sessionStorage.getItem('demo.refresh_token')")
+    refresh_token = page.evaluate("sessionStorage.getItem('demo.refresh_token')")
+    assert refresh_token
+    # The private key sits in IndexedDB as a non-extractable CryptoKey ...
+    assert page.evaluate(_READ_KEY) == {"extractable": False, "algorithm": "ECDSA", "curve": "P-256"}
+    # ... so a refresh token copied out of the page is refused without a proof by that key.
+    stolen = httpx.post(f"{demo.issuer}/token", data={"grant_type": "refresh_token", "refresh_token": refresh_token, "client_id": BROWSER_CLIENT_ID})
+    assert stolen.status_code == 400 and stolen.json()["error"] == "invalid_dpop_proof"
 
     # A reload loses the in-memory access token; the refresh token in sessionStorage brings it back.
     page.reload()
@@ -114,6 +122,19 @@ def test_sign_in_add_a_note_reload_and_sign_out(demo: Demo, page: Page) -> None:
     page.wait_for_url(f"{demo.issuer}/**")
     expect(page.get_by_label("Password")).to_be_visible()
     assert problems == []
+
+
+_READ_KEY = """() => new Promise((resolve, reject) => {
+  const opening = indexedDB.open("demo-dpop");
+  opening.onerror = () => reject(opening.error);
+  opening.onsuccess = () => {
+    const get = opening.result.transaction("keys").objectStore("keys").get("current");
+    get.onsuccess = () => {
+      const key = get.result.privateKey;
+      resolve({ extractable: key.extractable, algorithm: key.algorithm.name, curve: key.algorithm.namedCurve });
+    };
+  };
+})"""
 
 
 def _note_problem(message: ConsoleMessage, problems: list[str]) -> None:

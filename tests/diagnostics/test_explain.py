@@ -191,3 +191,15 @@ def test_unreachable_issuer_is_exit_1_with_the_reason(cli: Cli, issuer: FakeIssu
 def test_empty_stdin_is_a_usage_error(cli: Cli) -> None:
     result = cli("explain", "-", stdin="")
     assert result.code == 2 and "no token given" in result.err
+
+
+def test_explain_shows_the_dpop_binding_and_what_a_caller_must_send(cli: Cli, issuer: FakeIssuer) -> None:
+    jkt = "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"
+    bound = explain(cli, issuer.mint(cnf={"jkt": jkt}), "--audience", FAKE_API)
+    plain = explain(cli, issuer.mint(), "--audience", FAKE_API)
+    as_json = json.loads(explain(cli, issuer.mint(cnf={"jkt": jkt}), "--audience", FAKE_API, "--json").out)
+
+    assert f"Binding:  DPoP-bound to key {jkt} (cnf.jkt): send 'Authorization: DPoP <token>' plus a DPoP header" in bound.out
+    assert "sent as Bearer it is refused" in bound.out
+    assert "Binding:  none (a bearer token): send 'Authorization: Bearer <token>'" in plain.out
+    assert as_json["binding"]["dpop_jkt"] == jkt

@@ -85,14 +85,14 @@ def setup(make_settings: Any, tmp_path: Path) -> Iterator[tuple[Flow, str, str]]
             yield Flow(node, env), user_id, api_url
 
 
-def log_in(url: str) -> str:
+def log_in(url: str, redirect_uri: str = REDIRECT_URI) -> str:
     browser = Browser()
     try:
-        page = browser.follow(browser.http.get(url), REDIRECT_URI)
+        page = browser.follow(browser.http.get(url), redirect_uri)
         assert isinstance(page, httpx.Response) and page.status_code == 200, page
-        result = browser.submit_password(page, "alice", PASSWORD, REDIRECT_URI)
+        result = browser.submit_password(page, "alice", PASSWORD, redirect_uri)
         if isinstance(result, httpx.Response) and "/consent" in result.text:
-            result = browser.consent(result, "allow", REDIRECT_URI)
+            result = browser.consent(result, "allow", redirect_uri)
         assert isinstance(result, str), getattr(result, "text", result)
         return result
     finally:

@@ -14,6 +14,7 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
+from shared.dpop import DPoPKey
 from tests.support.backends import delete_redis_prefix, redis_prefix, require_service
 from tests.support.browser import Browser, add_user, hidden_fields
 from tests.support.key_rotation import planned_rotation
@@ -154,3 +155,18 @@ def test_key_rotated_through_a_is_served_by_b_within_the_poll_interval(pair: Pai
         assert time.monotonic() < deadline, "instance B did not serve the rotated key within the poll interval"
         time.sleep(0.2)
     assert served_a.headers["etag"] == served_b.headers["etag"]
+
+
+def test_a_dpop_proof_used_at_one_instance_is_refused_at_the_other(pair: Pair) -> None:
+    client_id, secret = pair.a.add_client(grant_types=["client_credentials"], scope="notes:read", audience="http://127.0.0.1:8001")
+    assert secret is not None
+    # The proof names the public token endpoint (the issuer's), whichever instance answers.
+    proof = DPoPKey.generate().proof("POST", f"{pair.issuer}/token")
+    request = {"data": {"grant_type": "client_credentials"}, "auth": (client_id, secret), "headers": {"DPoP": proof}}
+
+    first = httpx.post(f"{pair.a.url}/token", **request)  # type: ignore[arg-type]
+    replayed = httpx.post(f"{pair.b.url}/token", **request)  # type: ignore[arg-type]
+
+    assert first.status_code == 200 and first.json()["token_type"] == "DPoP"
+    assert replayed.status_code == 400
+    assert replayed.json()["error"] == "invalid_dpop_proof" and "already used" in replayed.json()["error_description"]

@@ -13,6 +13,9 @@ from tests.support.fake_issuer import FakeIssuer
 
 Client = AsyncTestClient[Any]
 
+# RFC 9449 §7.2: the API accepts DPoP too, so every challenge offers that scheme beside Bearer.
+DPOP_OFFER = 'DPoP algs="ES256 RS256 PS256 EdDSA"'
+
 
 def token(issuer: FakeIssuer, scope: str, sub: str = "alice", **claims: Any) -> str:
     return issuer.mint(audience=AUDIENCE, scope=scope, sub=sub, **claims)
@@ -78,7 +81,8 @@ async def test_malformed_token_gets_invalid_token_with_the_reason(client: Client
     assert response.status_code == 401
     assert response.headers["www-authenticate"] == (
         'Bearer error="invalid_token", error_description="the token has 1 dot-separated segment(s), expected 3 '
-        "(header.payload.signature); is it an opaque token or an authorization code rather than a JWT access token?\""
+        "(header.payload.signature); is it an opaque token or an authorization code rather than a JWT access token?\", "
+        + DPOP_OFFER
     )
     assert response.json()["error"] == "invalid_token"
 
@@ -88,7 +92,7 @@ async def test_token_for_another_audience_is_refused(client: Client, issuer: Fak
 
     assert response.status_code == 401
     assert response.headers["www-authenticate"] == (
-        f"Bearer error=\"invalid_token\", error_description=\"audience was ['http://billing'], expected '{AUDIENCE}'\""
+        f"Bearer error=\"invalid_token\", error_description=\"audience was ['http://billing'], expected '{AUDIENCE}'\", " + DPOP_OFFER
     )
 
 
@@ -97,7 +101,7 @@ async def test_expired_token_is_refused(client: Client, issuer: FakeIssuer) -> N
 
     assert response.status_code == 401
     assert re.fullmatch(
-        r'Bearer error="invalid_token", error_description="token expired 12\d s ago \(exp \S+Z, leeway 30 s\)"',
+        r'Bearer error="invalid_token", error_description="token expired 12\d s ago \(exp \S+Z, leeway 30 s\)", ' + re.escape(DPOP_OFFER),
         response.headers["www-authenticate"],
     )
 
@@ -109,7 +113,7 @@ async def test_missing_scope_is_403_naming_the_scope(client: Client, issuer: Fak
     assert response.headers["www-authenticate"] == (
         'Bearer error="insufficient_scope", '
         "error_description=\"the token lacks scope 'notes:write' (it has: notes:read)\", "
-        'scope="notes:write"'
+        'scope="notes:write", ' + DPOP_OFFER
     )
     assert response.json()["scope"] == "notes:write"
 

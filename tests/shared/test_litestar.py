@@ -76,7 +76,8 @@ async def test_guard_requires_every_scope(client: Client, issuer: FakeIssuer) ->
     assert partial.status_code == 403
     assert partial.headers["www-authenticate"] == (
         'Bearer realm="example", error="insufficient_scope", '
-        "error_description=\"the token lacks scope 'admin' (it has: notes:read)\", scope=\"admin notes:read\""
+        "error_description=\"the token lacks scope 'admin' (it has: notes:read)\", scope=\"admin notes:read\", "
+        'DPoP realm="example", algs="ES256 RS256 PS256 EdDSA"'
     )
     assert full.status_code == 200
     assert full.text == "user-1"

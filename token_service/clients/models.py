@@ -23,6 +23,8 @@ class Client:
     public: bool
     first_party: bool
     source: str  # "database" or "config"
+    dpop_bound_access_tokens: bool = False
+    """RFC 9449 §5.2: every token request of this client must carry a DPoP proof."""
 
     @classmethod
     def from_row(cls, row: ClientRow) -> Client:
@@ -49,6 +51,7 @@ class Client:
             public=fields.public,
             first_party=fields.first_party,
             source=source,
+            dpop_bound_access_tokens=fields.dpop_bound_access_tokens if isinstance(fields, ClientConfig) else False,
         )
 
     def allowed_audiences(self) -> frozenset[str]:

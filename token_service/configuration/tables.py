@@ -63,6 +63,7 @@ class ClientConfig(BaseModel):
     post_logout_redirect_uris: list[str] = Field(default_factory=list)
     public: bool = False
     first_party: bool = False
+    dpop_bound_access_tokens: bool = False  # RFC 9449 §5.2: this client must send DPoP proofs
 
     @model_validator(mode="after")
     def _check_secret(self) -> ClientConfig:

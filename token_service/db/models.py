@@ -92,6 +92,8 @@ class RefreshFamilyRow(Base):
     created_at: Mapped[int] = mapped_column(BigInteger)
     expires_at: Mapped[int] = mapped_column(BigInteger)
     revoked_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # RFC 9449 §5: a public client's family issued under DPoP is usable only with proofs by this key.
+    dpop_jkt: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class RefreshTokenRow(Base):

@@ -59,6 +59,7 @@ _LOAD = (
         FAMILIES.c.auth_time,
         FAMILIES.c.expires_at.label("family_expires_at"),
         FAMILIES.c.revoked_at,
+        FAMILIES.c.dpop_jkt,
         USERS.c.id.label("found_user_id"),
         USERS.c.username,
         USERS.c.name,

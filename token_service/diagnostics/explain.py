@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from shared.dpop.resource import bound_key_of
 from shared.errors import KeySetUnavailable
 from shared.jwks import JwksCache, JwksStatus
 from shared.verifier import AccessTokenVerifier, Evaluation, RuleResult
@@ -130,6 +131,20 @@ async def explain_token(
     )
 
 
+def binding_of(report: ExplainReport) -> tuple[str | None, str]:
+    """The DPoP key the token is bound to (RFC 9449 §6.1), and what a caller must send with it."""
+    jkt = bound_key_of(report.unverified.claims or {})
+    if jkt is None:
+        return None, (
+            "none (a bearer token): send 'Authorization: Bearer <token>'; "
+            "an API with RESOURCE_API_REQUIRE_DPOP=true refuses it"
+        )
+    return jkt, (
+        f"DPoP-bound to key {jkt} (cnf.jkt): send 'Authorization: DPoP <token>' plus a DPoP header with a fresh proof "
+        "signed by that key for each request (htm, htu, ath of this token); sent as Bearer it is refused"
+    )
+
+
 def _json_line(value: Any) -> str:
     return json.dumps(value, sort_keys=True, ensure_ascii=False)
 
@@ -144,6 +159,7 @@ def render_text(report: ExplainReport) -> str:
         f"Audience: {e.audience}  (from {e.audience_source})",
         f"Scopes:   {' '.join(e.scopes) or '(none required; pass --scope to check an endpoint)'}",
         f"Leeway:   {e.leeway:g} s",
+        f"Binding:  {binding_of(report)[1]}",
     ]
     if report.jwks.jwks_uri is not None or report.jwks.last_error is not None:
         kids = ", ".join(report.jwks.key_ids) or "none"
@@ -180,6 +196,7 @@ def render_json(report: ExplainReport) -> str:
         "rules": [{"rule": r.rule, "title": r.title, "outcome": r.outcome, "detail": r.detail} for r in report.evaluation.results],
         "first_failure": None if first is None else {"rule": first.rule, "detail": first.detail},
         "hints": report.hints,
+        "binding": dict(zip(("dpop_jkt", "caller_sends"), binding_of(report), strict=True)),
     }
     return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False)
 

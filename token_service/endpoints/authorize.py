@@ -101,6 +101,10 @@ def validate_request(client: Client, redirect_uri: str, params: dict[str, str], 
     prompts = set((prompt or "").split())
     if prompts - {"none", "login", "consent"} or ("none" in prompts and len(prompts) > 1):
         raise InvalidRequest("prompt must be none, login or consent (none alone)")
+    dpop_jkt = params.get("dpop_jkt")
+    if dpop_jkt is not None and not valid_challenge(dpop_jkt):
+        # The same shape as an S256 challenge: base64url of a SHA-256 digest (RFC 7638 thumbprint).
+        raise InvalidRequest("dpop_jkt must be the base64url SHA-256 JWK thumbprint of the DPoP key (43 characters, RFC 9449 §10)")
     max_age_text = params.get("max_age")
     max_age = None
     if max_age_text is not None:
@@ -118,6 +122,7 @@ def validate_request(client: Client, redirect_uri: str, params: dict[str, str], 
         prompt=prompt,
         max_age=max_age,
         requested_at=now,
+        dpop_jkt=dpop_jkt,
     )
 
 

@@ -110,6 +110,7 @@ class AuthorizationFlow:
                 resource=request.resource,
                 auth_time=browser_session.auth_time,
                 session_id_hash=browser_session.id_hash,
+                dpop_jkt=request.dpop_jkt,
             )
         )
         return redirect_to(request.redirect_uri, {"code": code, "state": request.state, "iss": self._issuer}, status_code=status_code)

@@ -8,6 +8,7 @@ import msgspec
 from litestar import Request, Response, get
 from litestar.datastructures import State
 
+from shared.dpop import DPOP_ALGORITHMS
 from token_service.http.injected import Injected
 from token_service.http.routes import route_opt
 from token_service.keys.current import CurrentKeys
@@ -47,6 +48,8 @@ def discovery_document(settings: TokenServiceSettings, grant_types: list[str], e
         "authorization_response_iss_parameter_supported": True,
         "request_parameter_supported": False,
         "request_uri_parameter_supported": False,
+        # RFC 9449 §5.1: proofs at the token endpoint bind tokens to the client's key.
+        "dpop_signing_alg_values_supported": list(DPOP_ALGORITHMS),
     }
     document.update(extra or {})
     return msgspec.json.encode(document)

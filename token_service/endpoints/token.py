@@ -10,6 +10,7 @@ from litestar.response.base import ASGIResponse
 
 from token_service.clients.authentication import authenticate_client, read_credentials
 from token_service.clients.registry import ClientRegistry
+from token_service.dpop.proofs import TokenRequestProofs
 from token_service.endpoints.responses import no_store_json_asgi
 from token_service.errors import InvalidRequest, SlowDown, UnauthorizedClient, UnsupportedGrantType
 from token_service.grants.issuance import Grant
@@ -31,6 +32,7 @@ async def token_endpoint(
     token_limits: Injected[TokenLimits],
     grants: Injected[Grants],
     metrics: Injected[TokenServiceMetrics],
+    dpop_proofs: Injected[TokenRequestProofs],
 ) -> ASGIResponse:
     params = await read_form(request)
     credentials = read_credentials(request.headers.get("authorization"), params)
@@ -48,6 +50,7 @@ async def token_endpoint(
     note_request(grant_type=grant_type)
     if grant_type not in client.grant_types:
         raise UnauthorizedClient(f"client {client.client_id!r} is not registered for grant_type {grant_type!r}")
-    body = await grant(client, params)
+    dpop_jkt = await dpop_proofs.key_of(request.headers.getall("dpop", []), client)
+    body = await grant(client, params, dpop_jkt=dpop_jkt)
     metrics.token_issued(grant_type, client.client_id)
     return no_store_json_asgi(body)

@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from token_service.clients.models import Client
-from token_service.errors import InvalidGrant, InvalidRequest
+from token_service.errors import InvalidDPoPProof, InvalidGrant, InvalidRequest
 from token_service.grants.codes import AuthorizationCodes
 from token_service.grants.issuance import TokenMinter, wants_refresh_token
 from token_service.grants.pkce import verifier_matches
@@ -49,7 +49,7 @@ class AuthorizationCodeGrant:
         log.warning("authorization code replayed; the tokens it produced are revoked")
         return True
 
-    async def __call__(self, client: Client, params: dict[str, str]) -> dict[str, Any]:
+    async def __call__(self, client: Client, params: dict[str, str], *, dpop_jkt: str | None) -> dict[str, Any]:
         code = params.get("code")
         if not code:
             raise InvalidRequest("code is required")
@@ -71,6 +71,10 @@ class AuthorizationCodeGrant:
             raise InvalidGrant("redirect_uri differs from the one in the authorization request")
         if not verifier_matches(verifier, grant.code_challenge):
             raise InvalidGrant("code_verifier does not match the code_challenge (PKCE)")
+        if grant.dpop_jkt is not None and dpop_jkt != grant.dpop_jkt:
+            # RFC 9449 §10: the code was bound to a key at /authorize.
+            found = "no DPoP proof" if dpop_jkt is None else f"a proof by key {dpop_jkt}"
+            raise InvalidDPoPProof(f"the authorization code is bound to DPoP key {grant.dpop_jkt} (dpop_jkt), but the request has {found}")
         user = await self._users.get(grant.user_id)
         if user is None:
             raise InvalidGrant("the user of this authorization code no longer exists")
@@ -86,9 +90,19 @@ class AuthorizationCodeGrant:
                 resource=grant.resource,
                 auth_time=grant.auth_time,
                 session_id_hash=grant.session_id_hash,
+                # RFC 9449 §5: a public client's refresh token is bound to its DPoP key; a confidential
+                # client's stays bound to its client authentication.
+                dpop_jkt=dpop_jkt if client.public else None,
             )
         issued = self._minter.user_tokens(
-            client=client, user=user, scopes=scopes, audience=audience, auth_time=grant.auth_time, nonce=grant.nonce, refresh_token=refresh_token
+            client=client,
+            user=user,
+            scopes=scopes,
+            audience=audience,
+            auth_time=grant.auth_time,
+            nonce=grant.nonce,
+            refresh_token=refresh_token,
+            dpop_jkt=dpop_jkt,
         )
         await self._codes.record_result(code, {"family_id": family_id, "jti": issued.jti, "exp": issued.exp})
         return issued.response

@@ -14,9 +14,9 @@ class ClientCredentialsGrant:
     def __init__(self, minter: TokenMinter) -> None:
         self._minter = minter
 
-    async def __call__(self, client: Client, params: dict[str, str]) -> dict[str, Any]:
+    async def __call__(self, client: Client, params: dict[str, str], *, dpop_jkt: str | None) -> dict[str, Any]:
         if client.public:
             raise UnauthorizedClient("a public client cannot use client_credentials (RFC 6749 §4.4)")
         scopes = granted_scopes(client, parse_scope(params.get("scope")))
         audience = resolve_audience(client, params.get("resource"))
-        return self._minter.client_token(client, scopes=scopes, audience=audience)
+        return self._minter.client_token(client, scopes=scopes, audience=audience, dpop_jkt=dpop_jkt)

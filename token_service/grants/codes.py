@@ -29,6 +29,7 @@ class CodeGrant:
     resource: str | None
     auth_time: int
     session_id_hash: str | None
+    dpop_jkt: str | None = None
 
 
 def _hash(code: str) -> str:

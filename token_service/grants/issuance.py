@@ -9,7 +9,7 @@ from typing import Any, Protocol
 from token_service.clients.models import Client
 from token_service.clock import Clock, epoch_seconds
 from token_service.settings import TokenServiceSettings
-from token_service.tokens.access import ACCESS_TOKEN_TYP, access_token_claims, new_jti
+from token_service.tokens.access import ACCESS_TOKEN_TYP, access_token_claims, new_jti, token_type_and_binding
 from token_service.tokens.id_token import ID_TOKEN_TYP, id_token_claims
 from token_service.tokens.signer import TokenSigner
 from token_service.users.models import User
@@ -17,9 +17,10 @@ from token_service.users.models import User
 
 class Grant(Protocol):
     """One grant type of the token endpoint (RFC 6749 §4): the client is already authenticated
-    and registered for this grant type; returns the token response body."""
+    and registered for this grant type; returns the token response body. `dpop_jkt` is the
+    thumbprint of the request's DPoP proof key the tokens are bound to (RFC 9449), or None."""
 
-    def __call__(self, client: Client, params: dict[str, str]) -> Awaitable[dict[str, Any]]: ...
+    def __call__(self, client: Client, params: dict[str, str], *, dpop_jkt: str | None) -> Awaitable[dict[str, Any]]: ...
 
 
 def wants_refresh_token(client: Client, scopes: frozenset[str]) -> bool:
@@ -59,8 +60,9 @@ class TokenMinter:
             clock=clock,
         )
 
-    def client_token(self, client: Client, *, scopes: frozenset[str], audience: str) -> dict[str, Any]:
+    def client_token(self, client: Client, *, scopes: frozenset[str], audience: str, dpop_jkt: str | None) -> dict[str, Any]:
         """RFC 6749 §4.4: an access token whose subject is the client itself."""
+        token_type, binding = token_type_and_binding(dpop_jkt)
         claims = access_token_claims(
             issuer=self.issuer,
             subject=client.client_id,
@@ -70,9 +72,10 @@ class TokenMinter:
             now=epoch_seconds(self._clock),
             ttl=self.access_token_ttl,
             jti=new_jti(),
+            extra=binding,
         )
         token, _kid = self._signer.sign(claims, ACCESS_TOKEN_TYP)
-        response: dict[str, Any] = {"access_token": token, "token_type": "Bearer", "expires_in": self.access_token_ttl}
+        response: dict[str, Any] = {"access_token": token, "token_type": token_type, "expires_in": self.access_token_ttl}
         if scopes:
             response["scope"] = " ".join(sorted(scopes))
         return response
@@ -87,8 +90,10 @@ class TokenMinter:
         auth_time: int,
         nonce: str | None,
         refresh_token: str | None,
+        dpop_jkt: str | None,
     ) -> IssuedAccess:
         now = epoch_seconds(self._clock)
+        token_type, binding = token_type_and_binding(dpop_jkt)
         jti = new_jti()
         # With `openid` the token is also good at our UserInfo endpoint (RFC 9068 §3: aud may list several).
         audiences: str | list[str] = [audience, self._userinfo_audience] if "openid" in scopes else audience
@@ -102,11 +107,12 @@ class TokenMinter:
             ttl=self.access_token_ttl,
             jti=jti,
             auth_time=auth_time,
+            extra=binding,
         )
         access_token, _ = self._signer.sign(claims, ACCESS_TOKEN_TYP)
         response: dict[str, Any] = {
             "access_token": access_token,
-            "token_type": "Bearer",
+            "token_type": token_type,
             "expires_in": self.access_token_ttl,
             "scope": " ".join(sorted(scopes)),
         }

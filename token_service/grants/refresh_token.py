@@ -16,7 +16,7 @@ class RefreshTokenGrant:
         self._refresh_tokens = refresh_tokens
         self._minter = minter
 
-    async def __call__(self, client: Client, params: dict[str, str]) -> dict[str, Any]:
+    async def __call__(self, client: Client, params: dict[str, str], *, dpop_jkt: str | None) -> dict[str, Any]:
         token = params.get("refresh_token")
         if not token:
             raise InvalidRequest("refresh_token is required")
@@ -35,6 +35,7 @@ class RefreshTokenGrant:
                 auth_time=context.auth_time,
                 nonce=None,
                 refresh_token=successor,
+                dpop_jkt=dpop_jkt,
             ).response
 
-        return await self._refresh_tokens.rotate(token, client.client_id, build)
+        return await self._refresh_tokens.rotate(token, client.client_id, build, dpop_jkt=dpop_jkt)

@@ -49,13 +49,15 @@ async def cors_decision(scope: HTTPScope, origins: AllowedOrigins) -> CorsDecisi
     cors_headers = [(b"vary", b"Origin")]
     if allowed and origin is not None:
         cors_headers.append((b"access-control-allow-origin", origin.encode("latin-1")))
+        # RFC 9449 §8: a browser client must be able to read the nonce it is asked to use.
+        cors_headers.append((b"access-control-expose-headers", b"DPoP-Nonce"))
     if scope["method"] != "OPTIONS" or origin is None:
         return CorsDecision(cors_headers, None)
     preflight_headers = list(cors_headers)
     if allowed:
         preflight_headers += [
             (b"access-control-allow-methods", b"GET, POST"),
-            (b"access-control-allow-headers", b"Authorization, Content-Type"),
+            (b"access-control-allow-headers", b"Authorization, Content-Type, DPoP"),
             (b"access-control-max-age", b"600"),
         ]
     start: HTTPResponseStartEvent = {"type": "http.response.start", "status": 204 if allowed else 403, "headers": preflight_headers}

@@ -69,9 +69,32 @@ def page_error_handler(request: AnyRequest, exc: PageError) -> Response[Any]:
     return render_error_page(exc.title, exc.message, next_step=exc.next_step, status_code=exc.status_code, headers=exc.headers)
 
 
+def route_realm(request: AnyRequest) -> str | None:
+    """The RFC 6750 realm a token-protected route declares in its `opt` (http/routes.py)."""
+    realm: str | None = route_options(request.scope.get("route_handler")).get("realm")
+    return realm
+
+
+class ChallengedRejection(Exception):
+    """A rejected access token with the WWW-Authenticate its route's authenticator chose:
+    a route taking Bearer and DPoP offers both schemes (RFC 9449 §7.1, §7.2)."""
+
+    def __init__(self, rejection: TokenRejected, challenge: str) -> None:
+        super().__init__(rejection.reason)
+        self.rejection = rejection
+        self.challenge = challenge
+
+
 def token_rejected_handler(request: AnyRequest, exc: TokenRejected) -> Response[Any]:
-    """RFC 6750 §3: the token service's own bearer-protected route (userinfo)."""
-    challenge = www_authenticate(exc, realm=route_options(request.scope.get("route_handler")).get("realm"))
+    """RFC 6750 §3: a bearer-only route's rejection."""
+    return token_rejected_response(request, exc, www_authenticate(exc, realm=route_realm(request)))
+
+
+def challenged_rejection_handler(request: AnyRequest, exc: ChallengedRejection) -> Response[Any]:
+    return token_rejected_response(request, exc.rejection, exc.challenge)
+
+
+def token_rejected_response(request: AnyRequest, exc: TokenRejected, challenge: str) -> Response[Any]:
     return render(
         request, error=exc.error, description=exc.reason, status_code=exc.status_code, headers={"WWW-Authenticate": challenge}, title="Request failed"
     )
@@ -104,6 +127,7 @@ EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
     OAuthError: oauth_error_handler,
     PageError: page_error_handler,
     TokenRejected: token_rejected_handler,
+    ChallengedRejection: challenged_rejection_handler,
     HTTPException: http_error_handler,
     Exception: unexpected_error_handler,
 }

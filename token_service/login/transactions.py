@@ -33,6 +33,7 @@ class AuthorizationRequest:
     prompt: str | None
     max_age: int | None
     requested_at: int
+    dpop_jkt: str | None = None  # RFC 9449 §10: the code is redeemable only with a proof by this key
 
 
 @dataclass(frozen=True)

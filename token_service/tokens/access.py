@@ -9,6 +9,13 @@ from typing import Any
 ACCESS_TOKEN_TYP = "at+jwt"
 
 
+def token_type_and_binding(dpop_jkt: str | None) -> tuple[str, dict[str, Any] | None]:
+    """The response's token_type and the claims binding the token (RFC 9449 §5, §6.1)."""
+    if dpop_jkt is None:
+        return "Bearer", None
+    return "DPoP", {"cnf": {"jkt": dpop_jkt}}
+
+
 def new_jti() -> str:
     return secrets.token_urlsafe(16)
 

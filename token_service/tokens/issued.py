@@ -144,6 +144,10 @@ class IssuedTokens:
                 token_type="Bearer",
                 jti=claims.jti,
             )
+            if "cnf" in claims.raw:
+                # RFC 9449 §6.2: the resource server learns which key the token is bound to.
+                body["cnf"] = claims.raw["cnf"]
+                body["token_type"] = "DPoP"
             return body
 
         async def refresh_token() -> dict[str, Any] | None:

@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from token_service.clock import Clock, epoch_seconds
 from token_service.db.models import RefreshFamilyRow, RefreshTokenRow
 from token_service.db.refresh_rotation import LoadedRow, RotationConnection, RotationStore
-from token_service.errors import InvalidGrant
+from token_service.errors import InvalidDPoPProof, InvalidGrant
 from token_service.settings import TokenServiceSettings
 from token_service.users.models import User
 
@@ -73,6 +73,8 @@ class RefreshContext:
     resource: str | None
     auth_time: int
     user: User
+    dpop_jkt: str | None = None
+    """The DPoP key a public client's family is bound to (RFC 9449 §5)."""
 
 
 @dataclass(frozen=True)
@@ -105,8 +107,19 @@ def _checked(found: LoadedRow | None, client_id: str, now: int) -> StoredRefresh
     user = User(
         id=found["found_user_id"], username=found["username"], name=found["name"], email=found["email"], email_verified=bool(found["email_verified"])
     )
-    context = RefreshContext(found["family_id"], found["client_id"], found["user_id"], found["scope"], found["resource"], found["auth_time"], user)
+    context = RefreshContext(
+        found["family_id"], found["client_id"], found["user_id"], found["scope"], found["resource"], found["auth_time"], user, found["dpop_jkt"]
+    )
     return StoredRefreshToken(context, found["expires_at"], found["family_expires_at"], found["rotated_at"], found["successor_ciphertext"])
+
+
+def _check_binding(context: RefreshContext, dpop_jkt: str | None) -> None:
+    """RFC 9449 §5: a bound refresh token needs a proof by its key (Keycloak once forgot this)."""
+    if context.dpop_jkt is None or dpop_jkt == context.dpop_jkt:
+        return
+    if dpop_jkt is None:
+        raise InvalidDPoPProof(f"the refresh token is bound to DPoP key {context.dpop_jkt}; send a DPoP proof signed by that key")
+    raise InvalidDPoPProof(f"the refresh token is bound to DPoP key {context.dpop_jkt}, but the proof is signed by key {dpop_jkt}")
 
 
 @dataclass(frozen=True)
@@ -150,7 +163,15 @@ class RefreshTokens:
         )
 
     async def start_family(
-        self, *, client_id: str, user_id: str, scope: str, resource: str | None, auth_time: int, session_id_hash: str | None
+        self,
+        *,
+        client_id: str,
+        user_id: str,
+        scope: str,
+        resource: str | None,
+        auth_time: int,
+        session_id_hash: str | None,
+        dpop_jkt: str | None = None,
     ) -> tuple[str, str]:
         """A new family and its first token. Returns (family_id, token)."""
         now = epoch_seconds(self._clock)
@@ -167,6 +188,7 @@ class RefreshTokens:
                     auth_time=auth_time,
                     created_at=now,
                     expires_at=family_expires,
+                    dpop_jkt=dpop_jkt,
                 )
             )
             await session.flush()
@@ -183,13 +205,13 @@ class RefreshTokens:
             expires_at=min(now + self._idle_ttl, family_expires),
         )
 
-    async def rotate(self, token: str, client_id: str, build: ResponseBuilder) -> dict[str, Any]:
+    async def rotate(self, token: str, client_id: str, build: ResponseBuilder, *, dpop_jkt: str | None = None) -> dict[str, Any]:
         """Exchange `token` for a new pair, exactly once per token (see module doc)."""
         if len(token) > 200:
             raise InvalidGrant("the refresh token is not valid")
         for attempt in range(4):
             try:
-                return await self._rotate_once(token, client_id, build)
+                return await self._rotate_once(token, client_id, build, dpop_jkt)
             except DBAPIError as exc:
                 # SQLite answers a write conflict with "database is locked"; PostgreSQL may
                 # report a serialization failure or deadlock. Retrying re-reads the winner's
@@ -199,7 +221,7 @@ class RefreshTokens:
                 await asyncio.sleep(0.01 * (attempt + 1))
         raise AssertionError("unreachable")
 
-    async def _rotate_once(self, token: str, client_id: str, build: ResponseBuilder) -> dict[str, Any]:
+    async def _rotate_once(self, token: str, client_id: str, build: ResponseBuilder, dpop_jkt: str | None) -> dict[str, Any]:
         # Two statements on one connection, each its own round trip and, on PostgreSQL, its
         # own autocommit transaction: read and check the token, build the response (which
         # signs), then claim the token and insert its successor at once. The claim is a
@@ -212,6 +234,8 @@ class RefreshTokens:
         async with self._store.connect() as connection:
             found = await connection.load(token_hash)
             stored = _checked(found, client_id, now)
+            # Before anything else, the grace path included: without the key, the token is worthless.
+            _check_binding(stored.context, dpop_jkt)
             if stored.rotated_at is None:
                 successor = new_refresh_token()
                 response = build(stored.context, successor)

@@ -1,0 +1,1 @@
+"""DPoP (RFC 9449) at the token service: proofs on token requests, server nonces."""
