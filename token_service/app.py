@@ -21,8 +21,9 @@ from token_service.endpoints.discovery import discovery, discovery_document, jwk
 from token_service.endpoints.health import healthz, readyz
 from token_service.endpoints.token import GRANTS, token_endpoint
 from token_service.http.errors import EXCEPTION_HANDLERS
+from token_service.http.client_address import TrustedProxies
 from token_service.http.edge import edge
-from token_service.observability.metrics import TokenServiceMetrics, metrics_endpoint
+from token_service.observability.metrics import TokenServiceMetrics, metrics_endpoint, metrics_listener
 from token_service.runtime import Runtime, open_runtime
 from token_service.settings import TokenServiceSettings
 from token_service.tokens.issued import IssuedTokens
@@ -103,5 +104,8 @@ def create_app(settings: TokenServiceSettings, *, runtime: Runtime | None = None
         logging_config=None,
     )
     # Outside Litestar's router, so unmatched paths get the same headers, log line and metrics.
-    app.asgi_handler = edge(app.asgi_handler, observer=metrics, https=settings.https, origins=origins.allowed)
+    proxies = TrustedProxies.parse(settings.trusted_proxies)
+    app.asgi_handler = edge(app.asgi_handler, observer=metrics, https=settings.https, origins=origins.allowed, proxies=proxies)
+    if settings.metrics_port is not None:
+        app.asgi_handler = metrics_listener(app.asgi_handler, metrics, settings.metrics_port)
     return app

@@ -14,6 +14,7 @@ from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 
 from token_service.settings import TokenServiceSettings
+from token_service.users.names import username_key
 
 
 class RateLimiter:
@@ -49,14 +50,20 @@ class LoginLimits:
         self._limiter = limiter
         self._per_ip = parse_limit(settings.login_rate_limit_ip)
         self._per_user = parse_limit(settings.login_rate_limit_username)
+        self._starts = parse_limit(settings.login_start_rate_limit_ip)
 
     async def check_ip(self, ip: str) -> int | None:
         """Login starts at an upstream: per client IP only (no username is known yet)."""
         return await self._limiter.hit(self._per_ip, "login-ip", ip)
 
+    async def check_start(self, ip: str) -> int | None:
+        """A new pending sign-in (login transaction): each costs store memory until it expires."""
+        return await self._limiter.hit(self._starts, "login-start-ip", ip)
+
     async def check(self, ip: str, username: str) -> int | None:
         wait_ip = await self._limiter.hit(self._per_ip, "login-ip", ip)
-        wait_user = await self._limiter.hit(self._per_user, "login-user", username.lower())
+        # The key sign-in uses: every spelling of one account shares one bucket.
+        wait_user = await self._limiter.hit(self._per_user, "login-user", username_key(username))
         waits = [w for w in (wait_ip, wait_user) if w is not None]
         return max(waits) if waits else None
 

@@ -33,7 +33,9 @@ from token_service.grants.codes import CodeGrant
 from token_service.grants.pkce import valid_challenge
 from token_service.grants.scopes import parse_scope, resolve_audience
 from token_service.http.forms import parse_params, read_form
+from token_service.http.client_address import client_ip
 from token_service.login.pages import consent_page, error_page
+from token_service.login.request_bounds import oversized_echo
 from token_service.login.sessions import BrowserSession
 from token_service.login.transactions import TRANSACTION_TTL, AuthorizationRequest, LoginTransaction, csrf_matches
 from token_service.runtime import Runtime
@@ -44,14 +46,18 @@ RedirectCode = Literal[302, 303]
 
 
 class PageError(Exception):
-    def __init__(self, title: str, message: str, *, status_code: int = 400) -> None:
+    def __init__(self, title: str, message: str, *, status_code: int = 400, retry_after: int | None = None) -> None:
         super().__init__(message)
         self.title = title
         self.message = message
         self.status_code = status_code
+        self.retry_after = retry_after
 
     def page(self) -> Response[str]:
-        return error_page(self.title, self.message, status_code=self.status_code)
+        page = error_page(self.title, self.message, status_code=self.status_code)
+        if self.retry_after is not None:
+            page.headers["Retry-After"] = str(self.retry_after)
+        return page
 
 
 def redirect_to(url: str, params: dict[str, str | None], *, status_code: RedirectCode = 302) -> Response[Any]:
@@ -225,6 +231,11 @@ def with_binding_cookie(runtime: Runtime, http: Request[Any, Any, State], respon
 
 
 async def new_transaction(runtime: Runtime, http: Request[Any, Any, State], request: AuthorizationRequest) -> LoginTransaction:
+    # Each pending sign-in holds store memory for TRANSACTION_TTL: anonymous clients get a budget.
+    wait = await runtime.login_limits.check_start(client_ip(http))
+    if wait is not None:
+        message = f"Too many sign-ins were started from your network. Try again in {wait} seconds."
+        raise PageError("Too many sign-in attempts", message, status_code=429, retry_after=wait)
     binding = binding_of(runtime, http)
     if not binding or len(binding) > 100:
         binding = runtime.transactions.new_binding()
@@ -256,12 +267,19 @@ async def authorize(request: Request[Any, Any, State], state: State) -> Response
         client, redirect_uri = await registered_client_and_redirect(runtime, params)
     except PageError as exc:
         return error_page(exc.title, exc.message)
+    oversized = oversized_echo(params)
+    if oversized is not None:
+        # A page, not a redirect: the redirect would echo the oversized state.
+        return error_page("Invalid request", oversized)
     try:
         auth_request = validate_request(client, redirect_uri, params)
     except OAuthError as exc:
         return error_redirect(runtime, redirect_uri, exc, params.get("state"))
     session = await runtime.browser_sessions.load(request.cookies.get(runtime.browser_sessions.cookie_name))
-    return await proceed(runtime, request, auth_request, session, None, status_code=302)
+    try:
+        return await proceed(runtime, request, auth_request, session, None, status_code=302)
+    except PageError as exc:
+        return exc.page()
 
 
 async def load_transaction(runtime: Runtime, http: Request[Any, Any, State], tx_id: str | None) -> LoginTransaction:

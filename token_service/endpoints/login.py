@@ -12,17 +12,22 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect
 
 from token_service.endpoints.authorize import PageError, load_transaction, posted_transaction_form
+from token_service.http.client_address import client_ip
 from token_service.login.connectors.base import UpstreamError
 from token_service.login.pages import error_page, login_page
 from token_service.login.transactions import LoginTransaction
 from token_service.observability.access import note_request
 from token_service.runtime import Runtime
 from token_service.settings import UpstreamConfig
+from token_service.users.names import username_key
 
 log = logging.getLogger("token_service.login")
 
 UPSTREAM_STATE_TTL = 600
 LOGIN_FAILED = "Wrong username or password."
+# Enough of a username for an operator to see which account is attacked, without a
+# log line of attacker-chosen size.
+LOGGED_USERNAME_LENGTH = 64
 
 
 def upstream_choices(runtime: Runtime) -> list[tuple[str, str]]:
@@ -84,24 +89,23 @@ async def password_login(request: Request[Any, Any, State], state: State) -> Res
         return error_page("Not available", "Password sign-in is not enabled.", status_code=404)
     username = form.get("username", "")[:200]
     password = form.get("password", "")[:1024]
-    limited = await runtime.login_limits.check(client_ip(request), username)
+    ip = client_ip(request)
+    limited = await runtime.login_limits.check(ip, username)
     if limited is not None:
+        log.warning("password login rate-limited", extra={"client_ip": ip, "username": username_key(username)[:LOGGED_USERNAME_LENGTH]})
         count_login(request, upstream.name, "rate_limited")
         await runtime.transactions.with_error(transaction, f"Too many attempts. Try again in {limited} seconds.")
         return Redirect(path=f"/login?tx={transaction.id}", status_code=303, headers={"Retry-After": str(limited)})
     user = await runtime.users.authenticate_password(username, password)
     if user is None:
-        log.info("password login failed")
+        # Who tried which account: what an operator needs to see a guessing attack.
+        log.info("password login failed", extra={"client_ip": ip, "username": username_key(username)[:LOGGED_USERNAME_LENGTH]})
         count_login(request, upstream.name, "failure")
         # The same answer for an unknown user and a wrong password.
         await runtime.transactions.with_error(transaction, LOGIN_FAILED)
         return Redirect(path=f"/login?tx={transaction.id}", status_code=303)
     await runtime.transactions.with_error(transaction, None)
     return await signed_in(runtime, request, transaction, user.id, upstream.name)
-
-
-def client_ip(request: Request[Any, Any, State]) -> str:
-    return request.client.host if request.client else "unknown"
 
 
 def callback_url(runtime: Runtime, name: str) -> str:
