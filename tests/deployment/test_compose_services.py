@@ -180,6 +180,8 @@ def deployment(tmp_path_factory: pytest.TempPathFactory, postgres_databases: Pos
         env = {key: localize(value) for key, value in {**base, **service_environment(service, env_file)}.items()}
         if name.startswith("token-service"):
             env["TOKEN_SERVICE_REDIS_PREFIX"] = prefix
+            # Each container has its own 9100; here the replicas share one host.
+            env["TOKEN_SERVICE_METRICS_PORT"] = str(free_port())
         environments[name] = env
         log = tmp_path / f"{name}.log"
         (tmp_path / name).mkdir(exist_ok=True)
