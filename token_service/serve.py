@@ -62,6 +62,9 @@ def server_config(settings: TokenServiceSettings, app: Any, *, host: str, port: 
         # uvicorn answers 503 beyond this many connections or running requests per worker.
         limit_concurrency=settings.http_max_concurrency,
         timeout_keep_alive=5,
+        # A worker answers the supervisor's health ping only once its imports are done; on
+        # a busy host that took over uvicorn's 5 s, and healthy workers were killed in a loop.
+        timeout_worker_healthcheck=30,
         # Never rewrite the client address from X-Forwarded-For here: uvicorn would take the
         # left-most entry, which the client writes. The app reads the header itself, from
         # trusted proxies only (token_service.http.client_address).
