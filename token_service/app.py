@@ -39,6 +39,7 @@ from token_service.grants.client_credentials import ClientCredentialsGrant
 from token_service.grants.codes import AuthorizationCodes
 from token_service.grants.issuance import TokenMinter
 from token_service.grants.refresh_token import RefreshTokenGrant
+from token_service.http.client_address import TrustedProxies
 from token_service.http.cors import AllowedOrigins
 from token_service.http.edge import edge
 from token_service.http.errors import EXCEPTION_HANDLERS
@@ -49,7 +50,7 @@ from token_service.login.consents import ConsentRecords
 from token_service.login.methods import PendingUpstreamLogins, SignInMethods
 from token_service.login.sessions import BrowserSessions
 from token_service.login.transactions import LoginTransactions
-from token_service.observability.metrics import TokenServiceMetrics, metrics_endpoint
+from token_service.observability.metrics import TokenServiceMetrics, metrics_endpoint, metrics_listener
 from token_service.pages import Branding, page_templates, stylesheet_route
 from token_service.ratelimit import LoginLimits, RateLimiter, TokenLimits, limiter_storage
 from token_service.runtime import Runtime, open_runtime
@@ -112,6 +113,12 @@ def build_services(settings: TokenServiceSettings, runtime: Runtime, metrics: To
     consents = ConsentRecords(db_sessions, clock)
     sign_in = SignInMethods(settings.upstreams, build_connectors(settings, runtime.http_client, clock), settings.issuer)
     limiter = RateLimiter(limiter_storage(settings.redis_url, settings.redis_prefix))
+    login_limits = LoginLimits(
+        limiter,
+        per_ip=settings.login_rate_limit_ip,
+        per_username=settings.login_rate_limit_username,
+        per_start_ip=settings.login_start_rate_limit_ip,
+    )
     own_keys = SnapshotKeyResolver(settings.issuer, runtime.current_keys.current)
     grants = build_grants(settings, runtime, users=users, codes=codes, refresh_tokens=refresh_tokens, denylist=denylist)
     return Services(
@@ -126,7 +133,7 @@ def build_services(settings: TokenServiceSettings, runtime: Runtime, metrics: To
         login_transactions=login_transactions,
         pending_upstream_logins=PendingUpstreamLogins(store),
         consents=consents,
-        login_limits=LoginLimits(limiter, per_ip=settings.login_rate_limit_ip, per_username=settings.login_rate_limit_username),
+        login_limits=login_limits,
         token_limits=TokenLimits(limiter, per_client=settings.token_rate_limit),
         flow=AuthorizationFlow(
             issuer=settings.issuer,
@@ -136,6 +143,7 @@ def build_services(settings: TokenServiceSettings, runtime: Runtime, metrics: To
             consents=consents,
             transactions=login_transactions,
             sign_in=sign_in,
+            login_limits=login_limits,
             clock=clock,
         ),
         grants=grants,
@@ -222,8 +230,17 @@ def create_app(settings: TokenServiceSettings, *, clock: Clock = system_clock) -
     metrics = TokenServiceMetrics(clock)
     origins = AllowedOrigins(composition.registered_origins)
     brand = Branding.of(name=settings.brand_name, logo_url=settings.brand_logo_url, accent_color=settings.brand_accent_color)
+    proxies = TrustedProxies.parse(settings.trusted_proxies)
+
+    def edge_layer(app: ASGIApp) -> ASGIApp:
+        wrapped = edge(app, observer=metrics, https=settings.https, origins=origins, proxies=proxies)
+        if settings.metrics_port is None:
+            return wrapped
+        # Outermost: the metrics port answers /metrics and nothing else, before any app logic.
+        return metrics_listener(wrapped, metrics, settings.metrics_port)
+
     return TokenServiceApp(
-        edge_layer=lambda app: edge(app, observer=metrics, https=settings.https, origins=origins),
+        edge_layer=edge_layer,
         route_handlers=[
             discovery,
             jwks,
@@ -241,7 +258,9 @@ def create_app(settings: TokenServiceSettings, *, clock: Clock = system_clock) -
             logout,
             healthz,
             readyz,
-            metrics_endpoint,
+            # With a metrics port, /metrics is answered there only (metrics_listener): the
+            # main port is what proxies forward to the world.
+            *([metrics_endpoint] if settings.metrics_port is None else []),
             stylesheet_route(brand),
         ],
         dependencies=composition.dependencies(),

@@ -162,7 +162,8 @@ async def _start(server: _Server, sock: socket.socket) -> asyncio.Task[None]:
 
 
 async def serve_both(settings: TokenServiceSettings, sockets: list[socket.socket], on_ready: Callable[[], None]) -> None:
-    token_server = _Server(uvicorn.Config(create_app(settings), log_level="warning", log_config=None))
+    # proxy_headers=False: uvicorn would otherwise let any loopback client choose its address by X-Forwarded-For.
+    token_server = _Server(uvicorn.Config(create_app(settings), log_level="warning", log_config=None, proxy_headers=False))
     resource_settings = ResourceApiSettings(
         issuer=settings.issuer,
         audience=RESOURCE_API_URL,

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 import httpx
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import NullPool
 
 from token_service.backends import BackendHealth
 from token_service.clock import Clock, system_clock
@@ -41,13 +42,18 @@ class Runtime:
     current_keys: CurrentKeys
     backends: BackendHealth = field(init=False)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _probe_engine: AsyncEngine | None = None
 
     def __post_init__(self) -> None:
         self.backends = BackendHealth(self.database_ready, self.store.ping)
 
     async def database_ready(self) -> bool:
+        # Its own unpooled connection: under load every pooled connection is busy, and a ping
+        # queued behind requests would time out with the database perfectly healthy.
+        if self._probe_engine is None:
+            self._probe_engine = create_async_engine(self.engine.url, poolclass=NullPool)
         try:
-            async with self.engine.connect() as connection:
+            async with self._probe_engine.connect() as connection:
                 await connection.execute(text("SELECT 1"))
             return True
         except Exception:
@@ -68,6 +74,8 @@ class Runtime:
         await self.store.close()
         await self.http_client.aclose()
         await self.engine.dispose()
+        if self._probe_engine is not None:
+            await self._probe_engine.dispose()
 
 
 async def prepare_database(engine: AsyncEngine, settings: TokenServiceSettings, *, migrate_now: bool) -> None:
@@ -92,7 +100,7 @@ async def open_runtime(settings: TokenServiceSettings, *, migrate_now: bool = Fa
     kek = load_kek(settings)
     engine = create_engine(settings)
     db_sessions = session_factory(engine)
-    store = open_store(settings.redis_url, settings.redis_prefix)
+    store = open_store(settings.redis_url, settings.redis_prefix, memory_mb=settings.memory_store_mb)
     http_client = httpx.AsyncClient(timeout=10.0, follow_redirects=False)
     keys = KeyService.from_settings(db_sessions, kek, settings, clock=clock)
     try:

@@ -124,7 +124,7 @@ async def _store_check(settings: TokenServiceSettings) -> Check:
             "set TOKEN_SERVICE_REDIS_URL before running several instances behind a load balancer",
         )
     where = without_credentials(settings.redis_url)
-    store = open_store(settings.redis_url, settings.redis_prefix)
+    store = open_store(settings.redis_url, settings.redis_prefix, memory_mb=settings.memory_store_mb)
     try:
         reachable = await store.ping()
     finally:
