@@ -22,7 +22,9 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
+from token_service.clients.metadata import ClientMetadata
 from token_service.keys.lifecycle import KeyTimings
+from token_service.outbound.addresses import is_loopback_host as is_loopback_host
 
 ENV_PREFIX = "TOKEN_SERVICE_"
 CONFIG_ENV = "TOKEN_SERVICE_CONFIG"
@@ -31,15 +33,6 @@ DEFAULT_DATA_DIR = Path(".token-service")
 
 class ConfigurationError(Exception):
     """Start-up cannot continue; the message names the setting and the fix (exit 2)."""
-
-
-def is_loopback_host(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def validate_issuer_url(value: str) -> str:
@@ -91,36 +84,8 @@ class UpstreamConfig(BaseModel):
         return self
 
 
-GrantType = Literal["client_credentials", "authorization_code", "refresh_token"]
-
-
-class ClientConfig(BaseModel):
-    """A client declared in the TOML file (`[[clients]]`); same fields as `clients add`."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    client_id: str = Field(min_length=1, max_length=200)
-    client_secret: SecretStr | None = None
-    client_secret_hash: str | None = None
-    grant_types: list[GrantType] = Field(default_factory=lambda: list[GrantType](["client_credentials"]))
-    scope: str = ""
-    audience: str | None = None
-    resources: list[str] = Field(default_factory=list)
-    redirect_uris: list[str] = Field(default_factory=list)
-    post_logout_redirect_uris: list[str] = Field(default_factory=list)
-    public: bool = False
-    first_party: bool = False
-
-    @model_validator(mode="after")
-    def _check_secret(self) -> ClientConfig:
-        if self.public and (self.client_secret or self.client_secret_hash):
-            raise ValueError(f"client {self.client_id!r} is public and must not have a secret")
-        if not self.public and not (self.client_secret or self.client_secret_hash):
-            raise ValueError(f"client {self.client_id!r} is confidential: give `client_secret` or `client_secret_hash`")
-        if self.client_secret is not None and len(self.client_secret.get_secret_value()) < 32:
-            raise ValueError(f"client {self.client_id!r}: client_secret must be at least 32 characters")
-        return self
-
+# `[[clients]]` entries are client metadata, validated by the one model every source shares.
+ClientConfig = ClientMetadata
 
 class TokenServiceSettings(BaseModel):
     # Built by `load_settings` from an explicit environment mapping and the TOML file,
@@ -169,6 +134,11 @@ class TokenServiceSettings(BaseModel):
     token_rate_limit: str = Field("", description="Token requests allowed per client, e.g. `100/second` (empty: no limit).")
     host: str = Field("127.0.0.1", description="Interface `serve` listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port `serve` listens on.")
+    allow_private_urls: bool = Field(
+        False,
+        description="Let the service fetch client `jwks_uri` (and client metadata documents) from loopback/private "
+        "addresses and over plain http. For development only (`dev` sets it); never with untrusted clients.",
+    )
     log_format: Literal["json", "console"] = Field("json", description="`json` for production, `console` for people.")
     clients: list[ClientConfig] = Field(default_factory=list, description="Clients declared in the TOML file.")
     upstreams: list[UpstreamConfig] = Field(default_factory=list, description="Login providers, TOML file only.")
@@ -223,6 +193,10 @@ class TokenServiceSettings(BaseModel):
                 "TOKEN_SERVICE_KEY_ENCRYPTION_KEY is required with PostgreSQL: set it to 32 random bytes "
                 "in base64url (create one with `token-service keys new-kek`) and keep it out of the database backups"
             )
+        for client in self.clients:
+            problem = client.jwks_uri_problem(allow_private=self.allow_private_urls)
+            if problem is not None:
+                raise ValueError(f"[[clients]] {client.client_id!r}: {problem.text}")
         ids = [c.client_id for c in self.clients]
         if len(ids) != len(set(ids)):
             raise ValueError("two [[clients]] entries share a client_id")
