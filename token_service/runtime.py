@@ -17,7 +17,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from token_service.backends import BackendHealth
+from token_service.clients.authentication import ClientAuthenticator
+from token_service.clients.wiring import build_client_authenticator
 from token_service.clients.registry import ClientRegistry, config_clients
+from token_service.outbound import OutboundFetcher
 from token_service.db import migrate
 from token_service.db.engine import create_engine, session_factory
 from token_service.grants.codes import AuthorizationCodes
@@ -58,6 +61,8 @@ class Runtime:
     transactions: LoginTransactions
     login_limits: LoginLimits
     token_limits: TokenLimits
+    outbound: OutboundFetcher
+    client_auth: ClientAuthenticator
     snapshot: KeySnapshot | None = None
     signer: TokenSigner = field(init=False)
     backends: BackendHealth = field(init=False)
@@ -110,6 +115,7 @@ class Runtime:
                 pass
         await self.store.close()
         await self.http_client.aclose()
+        await self.outbound.aclose()
         await self.engine.dispose()
 
 
@@ -138,13 +144,15 @@ async def open_runtime(settings: TokenServiceSettings, *, migrate_now: bool = Fa
     store = open_store(settings.redis_url, settings.redis_prefix)
     limiter = RateLimiter(limiter_storage(settings))
     http_client = httpx.AsyncClient(timeout=10.0, follow_redirects=False)
+    outbound = OutboundFetcher()
+    clients = ClientRegistry(sessions, config_clients(settings.clients), allow_private_urls=settings.allow_private_urls)
     try:
         runtime = Runtime(
             settings=settings,
             engine=engine,
             sessions=sessions,
             keys=KeyService.from_settings(sessions, kek, settings),
-            clients=ClientRegistry(sessions, config_clients(settings.clients)),
+            clients=clients,
             store=store,
             users=UserDirectory(sessions, settings),
             connectors=build_connectors(settings, http_client),
@@ -156,6 +164,16 @@ async def open_runtime(settings: TokenServiceSettings, *, migrate_now: bool = Fa
             transactions=LoginTransactions(store, settings),
             login_limits=LoginLimits(limiter, settings),
             token_limits=TokenLimits(limiter, settings),
+            outbound=outbound,
+            client_auth=build_client_authenticator(
+                clients,
+                outbound,
+                store,
+                issuer=settings.issuer,
+                token_endpoint=settings.endpoint("/token"),
+                leeway=settings.leeway,
+                allow_private_urls=settings.allow_private_urls,
+            ),
         )
         await prepare_database(engine, settings, migrate_now=migrate_now)
         await runtime.keys.ensure_signing_key()
@@ -164,11 +182,13 @@ async def open_runtime(settings: TokenServiceSettings, *, migrate_now: bool = Fa
         await engine.dispose()
         await store.close()
         await http_client.aclose()
+        await outbound.aclose()
         raise ConfigurationError(f"TOKEN_SERVICE_KEY_ENCRYPTION_KEY: {exc}") from None
     except BaseException:
         await engine.dispose()
         await store.close()
         await http_client.aclose()
+        await outbound.aclose()
         raise
     return runtime
 

@@ -7,7 +7,7 @@ from typing import Any
 from litestar import Request, Response, post
 from litestar.datastructures import State
 
-from token_service.clients.authentication import authenticate_client, read_credentials
+from token_service.clients.authentication import read_credentials
 from token_service.endpoints.responses import no_store_json
 from token_service.errors import InvalidClient, InvalidRequest
 from token_service.http.forms import read_form
@@ -21,12 +21,12 @@ async def introspect(request: Request[Any, Any, State], state: State) -> Respons
     issued: IssuedTokens = state.issued_tokens
     params = await read_form(request)
     credentials = read_credentials(request.headers.get("authorization"), params)
-    client = await authenticate_client(runtime.clients, credentials)
+    client = await runtime.client_auth.authenticate(credentials)
     # RFC 7662 §2.1 requires authorization of the caller to prevent token scanning
     # (§4); a public client has no secret, so anyone could call in its name.
     if client.public:
         raise InvalidClient(
-            "introspection requires a confidential client authenticating with its secret; public clients cannot introspect",
+            "introspection requires a confidential client authenticating with its secret or a key; public clients cannot introspect",
             used_basic=credentials.method == "client_secret_basic",
         )
     token = params.get("token")

@@ -9,7 +9,7 @@ from litestar import Request, post
 from litestar.datastructures import State
 from litestar.response.base import ASGIResponse
 
-from token_service.clients.authentication import authenticate_client, read_credentials
+from token_service.clients.authentication import read_credentials
 from token_service.clients.models import Client
 from token_service.endpoints.responses import no_store_json_asgi
 from token_service.errors import InvalidRequest, SlowDown, UnauthorizedClient, UnsupportedGrantType
@@ -35,7 +35,7 @@ async def token_endpoint(request: Request[Any, Any, State], state: State) -> ASG
     runtime.backends.require()
     params = await read_form(request)
     credentials = read_credentials(request.headers.get("authorization"), params)
-    client = await authenticate_client(runtime.clients, credentials)
+    client = await runtime.client_auth.authenticate(credentials)
     wait = await runtime.token_limits.check(client.client_id)
     if wait is not None:
         raise SlowDown(f"too many token requests for client {client.client_id!r}; retry in {wait} s", retry_after=wait)
