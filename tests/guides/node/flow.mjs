@@ -31,7 +31,12 @@ async function clientAuthentication() {
   const algorithm = { ES256: { name: "ECDSA", namedCurve: "P-256" }, RS256: { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" } }[jwk.alg];
   if (!algorithm) throw new Error(`CLIENT_KEY_FILE: unsupported alg ${jwk.alg}; generate the key with --alg ES256 or RS256`);
   const key = await crypto.subtle.importKey("jwk", jwk, algorithm, false, ["sign"]);
-  return oauth.PrivateKeyJwt({ key, kid: jwk.kid });
+  // As Auth.js does for private_key_jwt: the assertion's audience names the issuer and the token endpoint.
+  return oauth.PrivateKeyJwt({ key, kid: jwk.kid }, {
+    [oauth.modifyAssertion](_header, payload) {
+      payload.aud = [issuer.href.replace(/\/$/, ""), new URL("/token", issuer).href];
+    },
+  });
 }
 const clientAuth = await clientAuthentication();
 const redirectUri = env("REDIRECT_URI");
