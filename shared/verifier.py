@@ -70,6 +70,7 @@ class AccessTokenVerifier:
         required_claims: Iterable[str] = RFC9068_REQUIRED_CLAIMS,
         max_token_bytes: int = 8192,
         clock: Callable[[], float] = time.time,
+        rules: Sequence[Rule] = RULES,
     ) -> None:
         if jwks.issuer != issuer:
             raise ValueError(f"the JWKS cache is for {jwks.issuer!r} but the verifier trusts {issuer!r}")
@@ -102,7 +103,8 @@ class AccessTokenVerifier:
             max_token_bytes=max_token_bytes,
             registry=registry,
         )
-        self.rules: tuple[Rule, ...] = RULES
+        # A service that applies more (or other) rules passes its own list; see shared.rules.
+        self.rules: tuple[Rule, ...] = tuple(rules)
         self._clock = clock
 
     def _start(self, token: str, required_scopes: Iterable[str], now: float | None) -> TokenUnderCheck:

@@ -60,9 +60,7 @@ def own_access_token_verifier(runtime: Runtime, *, leeway: int) -> AccessTokenVe
     resolver = SnapshotKeyResolver(settings.issuer, runtime.current_snapshot)
     # The constructor insists on an audience (a safe default for resource servers); it is
     # never consulted here because the audience rule is replaced.
-    verifier = AccessTokenVerifier(resolver, issuer=settings.issuer, audience=settings.issuer, leeway=leeway)
-    verifier.rules = ANY_AUDIENCE_RULES
-    return verifier
+    return AccessTokenVerifier(resolver, issuer=settings.issuer, audience=settings.issuer, leeway=leeway, rules=ANY_AUDIENCE_RULES)
 
 
 def search_order(hint: str | None, by_kind: dict[str, Callable[[], Awaitable[T]]]) -> list[Callable[[], Awaitable[T]]]:

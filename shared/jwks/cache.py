@@ -1,4 +1,4 @@
-"""The issuer's signing keys, fetched by discovery and cached the way HTTP caching intends.
+"""`JwksCache`: one issuer's signing keys, held for every request of a process.
 
 One `JwksCache` per issuer per process. It is shared by every request, so it is
 careful about load on the issuer: concurrent cold requests share one fetch, a
@@ -12,28 +12,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import httpx
-from joserfc.errors import JoseError
 from joserfc.jwk import RSAKey
 
-from .discovery import discover_jwks_uri, parse_json_object
-from .errors import InvalidToken, KeySetUnavailable
+from ..errors import InvalidToken, KeySetUnavailable
+from .fetch import Fetched, JwksFetcher
+from .key_set import KeySet
+from .policy import CachePolicy
 
 __all__ = ["JwksCache", "JwksStatus"]
 
-logger = logging.getLogger(__name__)
-
-_MAX_AGE = re.compile(r"(?:^|,)\s*max-age\s*=\s*\"?(\d+)\"?\s*(?:,|$)", re.IGNORECASE)
-_NO_CACHE = re.compile(r"(?:^|,)\s*(?:no-cache|no-store)\s*(?:,|$)", re.IGNORECASE)
-_PRIVATE_RSA_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth"})
-_MIN_RSA_BITS = 2048
-
+logger = logging.getLogger("shared.jwks")
 
 @dataclass(frozen=True, slots=True)
 class JwksStatus:
@@ -50,13 +43,6 @@ class JwksStatus:
     last_error: str | None
     fetch_count: int
     not_modified_count: int
-
-
-@dataclass(frozen=True, slots=True)
-class _KeySet:
-    keys: Mapping[str, RSAKey]
-    material: Mapping[str, tuple[tuple[str, Any], ...]]
-    """Per kid, the public JWK members the key was imported from, to reuse it unchanged."""
 
 
 class JwksCache:
@@ -76,25 +62,22 @@ class JwksCache:
         error_backoff: float = 2,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        if not 0 <= refresh_ahead < 1:
-            raise ValueError("refresh_ahead is a fraction of the TTL in [0, 1)")
-        if min_ttl > max_ttl:
-            raise ValueError("min_ttl must not exceed max_ttl")
         self.issuer = issuer
+        self.policy = CachePolicy(
+            unknown_kid_cooldown=unknown_kid_cooldown,
+            min_ttl=min_ttl,
+            max_ttl=max_ttl,
+            default_ttl=default_ttl,
+            max_stale=max_stale,
+            refresh_ahead=refresh_ahead,
+            error_backoff=error_backoff,
+        )
         self._owns_client = http_client is None
-        self._client = http_client or httpx.AsyncClient(timeout=5.0, follow_redirects=False)
-        self._unknown_kid_cooldown = unknown_kid_cooldown
-        self._min_ttl = min_ttl
-        self._max_ttl = max_ttl
-        self._default_ttl = default_ttl
+        self._fetcher = JwksFetcher(issuer, http_client or httpx.AsyncClient(timeout=5.0, follow_redirects=False))
         self._max_stale = max_stale
-        self._refresh_ahead = refresh_ahead
-        self._error_backoff = error_backoff
         self._clock = clock
 
-        self._jwks_uri: str | None = None
-        self._key_set: _KeySet | None = None
-        self._etag: str | None = None
+        self._key_set: KeySet | None = None
         self._ttl = default_ttl
         self._refresh_at = 0.0
         self._expires_at = 0.0
@@ -104,10 +87,15 @@ class JwksCache:
         self._retry_at = 0.0
         self._inflight: asyncio.Task[None] | None = None
 
-        self.fetch_count = 0
+    @property
+    def fetch_count(self) -> int:
         """JWKS requests sent (each 200 or 304 or failure counts once)."""
-        self.not_modified_count = 0
+        return self._fetcher.requests
+
+    @property
+    def not_modified_count(self) -> int:
         """JWKS requests answered 304 Not Modified."""
+        return self._fetcher.not_modified
 
     # ---- reading keys -------------------------------------------------------------
 
@@ -137,7 +125,7 @@ class JwksCache:
 
     @property
     def jwks_uri(self) -> str | None:
-        return self._jwks_uri
+        return self._fetcher.jwks_uri
 
     @property
     def is_loaded(self) -> bool:
@@ -156,7 +144,7 @@ class JwksCache:
     def status(self) -> JwksStatus:
         return JwksStatus(
             issuer=self.issuer,
-            jwks_uri=self._jwks_uri,
+            jwks_uri=self._fetcher.jwks_uri,
             loaded=self.is_loaded,
             key_ids=self.key_ids,
             fetched_at=self._fetched_at_wall,
@@ -211,7 +199,7 @@ class JwksCache:
         if task is not None:
             task.cancel()
         if self._owns_client:
-            await self._client.aclose()
+            await self._fetcher.client.aclose()
 
     # ---- internals --------------------------------------------------------------
 
@@ -251,7 +239,7 @@ class JwksCache:
         if self._inflight is None:
             now = self._clock()
             last = self._last_unknown_kid_refetch
-            if last is not None and now - last < self._unknown_kid_cooldown:
+            if last is not None and now - last < self.policy.unknown_kid_cooldown:
                 return False
             self._last_unknown_kid_refetch = now
         try:
@@ -277,7 +265,7 @@ class JwksCache:
             await self._fetch_once()
         except KeySetUnavailable as exc:
             self._last_error = exc
-            self._retry_at = self._clock() + self._error_backoff
+            self._retry_at = self._clock() + self.policy.error_backoff
             if self._key_set is not None and self._clock() <= self._expires_at + self._max_stale:
                 logger.warning("JWKS refresh for %s failed, serving the previous key set: %s", self.issuer, exc.reason)
             else:
@@ -286,94 +274,17 @@ class JwksCache:
         self._last_error = None
 
     async def _fetch_once(self) -> None:
-        if self._jwks_uri is None:
-            self._jwks_uri = await discover_jwks_uri(self._client, self.issuer)
-        headers = {"Accept": "application/jwk-set+json, application/json"}
-        if self._etag is not None and self._key_set is not None:
-            headers["If-None-Match"] = self._etag
-        self.fetch_count += 1
-        try:
-            response = await self._client.get(self._jwks_uri, headers=headers)
-        except httpx.HTTPError as exc:
-            raise KeySetUnavailable(f"could not reach {self._jwks_uri}: {type(exc).__name__} {exc}".rstrip()) from exc
+        fetched = await self._fetcher.fetch(self._key_set)
+        self._mark_fresh(fetched)
+        if not fetched.not_modified:
+            logger.info("loaded JWKS of %s: kids %s", self.issuer, ", ".join(fetched.key_set.keys) or "none")
 
-        if response.status_code == 304 and self._key_set is not None:
-            self.not_modified_count += 1
-            self._mark_fresh(response, keep_ttl_without_header=True)
-            return
-        if response.status_code != 200:
-            raise KeySetUnavailable(f"the JWKS endpoint {self._jwks_uri} answered HTTP {response.status_code}")
-        document = parse_json_object(response, "the JWKS")
-        self._key_set = self._import_key_set(document)
-        self._etag = response.headers.get("etag")
-        self._mark_fresh(response, keep_ttl_without_header=False)
-        logger.info("loaded JWKS of %s: kids %s", self.issuer, ", ".join(self._key_set.keys) or "none")
-
-    def _mark_fresh(self, response: httpx.Response, *, keep_ttl_without_header: bool) -> None:
-        cache_control = response.headers.get("cache-control")
-        if cache_control is not None or not keep_ttl_without_header:
-            self._ttl = self._ttl_from(cache_control)
+    def _mark_fresh(self, fetched: Fetched) -> None:
+        # A 304 without Cache-Control keeps the TTL the set was fetched with.
+        if fetched.cache_control is not None or not fetched.not_modified:
+            self._ttl = self.policy.ttl_from(fetched.cache_control)
+        self._key_set = fetched.key_set
         now = self._clock()
         self._expires_at = now + self._ttl
-        self._refresh_at = now + self._ttl * (1 - self._refresh_ahead)
+        self._refresh_at = now + self.policy.refresh_after(self._ttl)
         self._fetched_at_wall = time.time()
-
-    def _ttl_from(self, cache_control: str | None) -> float:
-        ttl = self._default_ttl
-        if cache_control:
-            if _NO_CACHE.search(cache_control):
-                ttl = self._min_ttl
-            elif match := _MAX_AGE.search(cache_control):
-                ttl = float(match.group(1))
-        # Clamped both ways: a tiny max-age would make every request a fetch, a
-        # huge one would keep a revoked key trusted for too long.
-        return min(max(ttl, self._min_ttl), self._max_ttl)
-
-    def _import_key_set(self, document: dict[str, Any]) -> _KeySet:
-        entries = document.get("keys")
-        if not isinstance(entries, list):
-            raise KeySetUnavailable(f"the JWKS at {self._jwks_uri} has no 'keys' list")
-        previous = self._key_set
-        keys: dict[str, RSAKey] = {}
-        material: dict[str, tuple[tuple[str, Any], ...]] = {}
-        for entry in entries:
-            if not isinstance(entry, dict) or not self._is_usable_signing_key(entry):
-                continue
-            public_members = tuple(sorted((k, v) for k, v in entry.items() if isinstance(v, (str, int, float, bool))))
-            kid = entry.get("kid")
-            if isinstance(kid, str) and kid in keys:
-                logger.warning("JWKS of %s lists kid %r twice; using the first", self.issuer, kid)
-                continue
-            # Import each key once: reuse the object while its published members are unchanged.
-            if previous is not None and isinstance(kid, str) and previous.material.get(kid) == public_members:
-                key = previous.keys[kid]
-            else:
-                try:
-                    key = RSAKey.import_key(entry)
-                except (JoseError, ValueError, TypeError) as exc:
-                    logger.warning("ignoring an unreadable key in the JWKS of %s: %s", self.issuer, exc)
-                    continue
-                if key.raw_value.key_size < _MIN_RSA_BITS:
-                    logger.warning("ignoring kid %r of %s: RSA keys under %d bits", kid, self.issuer, _MIN_RSA_BITS)
-                    continue
-                key.ensure_kid()  # RFC 7638 thumbprint when the issuer gave none
-            assert key.kid is not None
-            keys[key.kid] = key
-            material[key.kid] = public_members
-        if not keys:
-            logger.warning("the JWKS of %s holds no usable RSA signing key", self.issuer)
-        return _KeySet(keys=keys, material=material)
-
-    def _is_usable_signing_key(self, entry: dict[str, Any]) -> bool:
-        if entry.get("kty") != "RSA":
-            return False
-        if entry.get("use", "sig") != "sig":
-            return False
-        key_ops = entry.get("key_ops")
-        if key_ops is not None and (not isinstance(key_ops, list) or "verify" not in key_ops):
-            return False
-        if _PRIVATE_RSA_MEMBERS & entry.keys():
-            # A published private key is compromised by definition; never trust it.
-            logger.warning("ignoring kid %r of %s: the JWKS publishes private key members", entry.get("kid"), self.issuer)
-            return False
-        return True
