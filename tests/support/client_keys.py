@@ -13,7 +13,7 @@ from typing import Any
 from joserfc import jws
 from joserfc.jwk import ECKey, OKPKey, RSAKey
 
-from tests.support.live_server import LiveServer
+from tests.support.live_server import LiveServer, serve_lifespan
 from token_service.clients.cli import generate_client_key
 
 ClientKey = RSAKey | ECKey | OKPKey
@@ -70,13 +70,8 @@ class ClientKeyServer:
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif message["type"] == "lifespan.shutdown":
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
+            await serve_lifespan(receive, send)
+            return
         if scope["path"] != "/jwks.json":
             await _respond(send, 404, b"{}", [])
             return

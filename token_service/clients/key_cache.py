@@ -13,10 +13,16 @@ from dataclasses import dataclass, field
 
 from cachetools import LRUCache
 
+from shared.jwks.policy import CachePolicy
+
 from token_service.clients.key_set import ClientKey, ClientKeySet
 from token_service.outbound.fetcher import FetchPolicy, OutboundError, OutboundFetcher
 
 log = logging.getLogger("token_service.clients")
+
+# The issuer-key cache's policy, tighter: a client's withdrawn key should stop working
+# within the hour, and a client's server is allowed less stale time than an issuer.
+CLIENT_KEY_CACHE = CachePolicy(min_ttl=60, max_ttl=3600, default_ttl=300, max_stale=3600, unknown_kid_cooldown=30, error_backoff=5)
 
 
 @dataclass
@@ -41,21 +47,13 @@ class ClientJwksCache:
         fetcher: OutboundFetcher,
         policy: FetchPolicy,
         *,
-        min_ttl: float = 60,
-        max_ttl: float = 3600,
-        default_ttl: float = 300,
-        max_stale: float = 3600,
-        unknown_kid_cooldown: float = 30,
-        error_backoff: float = 5,
+        cache: CachePolicy = CLIENT_KEY_CACHE,
         max_entries: int = 2000,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._fetcher = fetcher
         self._policy = policy
-        self._min_ttl, self._max_ttl, self._default_ttl = min_ttl, max_ttl, default_ttl
-        self._max_stale = max_stale
-        self._cooldown = unknown_kid_cooldown
-        self._error_backoff = error_backoff
+        self._cache = cache
         self._clock = clock
         # Bounded: client ids are registered, but a flood of registrations must not grow memory without end.
         self._entries: LRUCache[str, _Entry] = LRUCache(maxsize=max_entries)
@@ -72,7 +70,7 @@ class ClientJwksCache:
         try:
             return await self._refresh(uri, entry)
         except OutboundError:
-            if entry.key_set is not None and now <= entry.expires_at + self._max_stale:
+            if entry.key_set is not None and now <= entry.expires_at + self._cache.max_stale:
                 return entry.key_set  # stale-on-error, bounded by max_stale
             raise
 
@@ -83,7 +81,7 @@ class ClientJwksCache:
         if key is None and kid is not None:
             entry = self._entries.get(uri) or _Entry()
             now = self._clock()
-            if entry.inflight is not None or entry.last_kid_refetch is None or now - entry.last_kid_refetch >= self._cooldown:
+            if entry.inflight is not None or entry.last_kid_refetch is None or now - entry.last_kid_refetch >= self._cache.unknown_kid_cooldown:
                 entry.last_kid_refetch = now
                 try:
                     key_set = await self._refresh(uri, entry, force=True)
@@ -122,14 +120,11 @@ class ClientJwksCache:
             document = await self._fetcher.fetch_json(uri, self._policy)
         except OutboundError as exc:
             entry.error = exc
-            entry.retry_at = self._clock() + self._error_backoff
+            entry.retry_at = self._clock() + self._cache.error_backoff
             log.warning("client JWKS fetch failed", extra={"jwks_uri": uri, "reason": exc.reason})
             raise
         key_set = ClientKeySet.from_document(document.data, f"the client's JWKS at {uri}")
-        ttl = self._default_ttl if document.max_age is None else document.max_age
-        # Clamped both ways: max-age 0 would make every token request a fetch; a day would
-        # keep a key the client withdrew usable for too long.
         entry.key_set = key_set
-        entry.expires_at = self._clock() + min(max(ttl, self._min_ttl), self._max_ttl)
+        entry.expires_at = self._clock() + self._cache.ttl_from(document.cache_control)
         entry.error = None
         return key_set

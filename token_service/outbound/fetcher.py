@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -24,8 +23,6 @@ from token_service.outbound.addresses import IPAddress, is_public_address, liter
 
 Resolver = Callable[[str, int], Awaitable[list[IPAddress]]]
 
-_MAX_AGE = re.compile(r"(?:^|,)\s*max-age\s*=\s*\"?(\d+)\"?\s*(?:,|$)", re.IGNORECASE)
-_NO_CACHE = re.compile(r"(?:^|,)\s*(?:no-cache|no-store)\s*(?:,|$)", re.IGNORECASE)
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
@@ -61,8 +58,8 @@ class FetchedDocument:
     url: str
     """The URL the document finally came from (after redirects)."""
     data: dict[str, Any]
-    max_age: float | None
-    """From Cache-Control: seconds it may be cached, 0 for no-store/no-cache, None when unsaid."""
+    cache_control: str | None
+    """The response's Cache-Control header, for the caller's cache policy."""
 
 
 async def system_resolver(host: str, port: int) -> list[IPAddress]:
@@ -73,15 +70,6 @@ async def system_resolver(host: str, port: int) -> list[IPAddress]:
         if address is not None and address not in result:
             result.append(address)
     return result
-
-
-def max_age_of(cache_control: str | None) -> float | None:
-    if not cache_control:
-        return None
-    if _NO_CACHE.search(cache_control):
-        return 0.0
-    match = _MAX_AGE.search(cache_control)
-    return float(match.group(1)) if match else None
 
 
 class OutboundFetcher:
@@ -190,4 +178,4 @@ class OutboundFetcher:
             raise OutboundRefused(f"{policy.what} at {url} is not valid JSON") from None
         if not isinstance(data, dict):
             raise OutboundRefused(f"{policy.what} at {url} is not a JSON object")
-        return FetchedDocument(url=url, data=data, max_age=max_age_of(response.headers.get("cache-control")))
+        return FetchedDocument(url=url, data=data, cache_control=response.headers.get("cache-control"))
