@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
-from urllib.parse import urlsplit
 
 from token_service.clients.cli import register as register_client_commands
 from token_service.db import migrate

@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import binascii
 import difflib
-import ipaddress
 import os
 import tomllib
 from collections.abc import Mapping

@@ -4,7 +4,6 @@ server and one resource API for the private_key_jwt tests of this folder."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 

@@ -213,3 +213,14 @@ def test_revocation_and_introspection_accept_a_key(key_service: RunningTokenServ
         f"{key_service.url}/introspect", data={"token": token, "client_assertion": sign_assertion(key, client_id, key_service.url), **auth}
     )
     assert again.json() == {"active": False}
+
+
+def test_a_refusal_is_logged_with_client_and_reason(
+    key_service: RunningTokenService, inline_client: tuple[str, ClientKey], caplog: pytest.LogCaptureFixture
+) -> None:
+    client_id, key = inline_client
+    caplog.set_level("WARNING", logger="token_service.clients")
+    refused(token_request(key_service, sign_assertion(key, client_id, "https://elsewhere.example.com")))
+    (record,) = [r for r in caplog.records if r.getMessage() == "client authentication refused"]
+    assert record.client_id == client_id and record.auth_method == "private_key_jwt"  # type: ignore[attr-defined]
+    assert record.reason.startswith("aud was 'https://elsewhere.example.com'")  # type: ignore[attr-defined]
