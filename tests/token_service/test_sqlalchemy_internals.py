@@ -14,6 +14,8 @@ from sqlalchemy.exc import DBAPIError
 from token_service.db import sqlalchemy_internals
 from token_service.db.refresh_rotation import _LOAD, RotationStore, _Compiled, _CoreConnection
 from token_service.runtime import open_runtime
+from token_service.tokens.refresh import RefreshTokens
+from token_service.users.directory import UserDirectory
 from token_service.tokens.refresh import hash_token
 
 
@@ -37,8 +39,10 @@ def test_the_fast_path_reads_and_fails_exactly_like_sqlalchemy(make_settings: An
     async def run() -> None:
         runtime = await open_runtime(settings, migrate_now=True)
         try:
-            user = await runtime.users.add_local_user("alice", "correct horse battery staple", name="Alice")
-            _, token = await runtime.refresh_tokens.start_family(
+            users = UserDirectory.from_settings(runtime.db_sessions, settings, clock=runtime.clock)
+            refresh_tokens = RefreshTokens.from_settings(runtime.engine, runtime.db_sessions, settings, runtime.clock)
+            user = await users.add_local_user("alice", "correct horse battery staple", name="Alice")
+            _, token = await refresh_tokens.start_family(
                 client_id="app", user_id=user.id, scope="openid", resource="https://api.example", auth_time=7, session_id_hash=None
             )
             token_hash = hash_token(token)
