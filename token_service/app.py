@@ -22,7 +22,9 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 
 from shared.verifier import AccessTokenVerifier
 from token_service.backends import BackendHealth
+from token_service.clients.authentication import ClientAuthenticator
 from token_service.clients.registry import ClientRegistry, config_clients
+from token_service.clients.wiring import build_client_authenticator
 from token_service.clock import Clock, system_clock
 from token_service.endpoints.authorize import authorize, authorize_continue, consent
 from token_service.endpoints.authorize_flow import AuthorizationFlow
@@ -69,6 +71,7 @@ class Services:
 
     clock: Clock
     clients: ClientRegistry
+    client_auth: ClientAuthenticator
     users: UserDirectory
     sign_in: SignInMethods
     codes: AuthorizationCodes
@@ -104,7 +107,17 @@ def build_grants(settings: TokenServiceSettings, runtime: Runtime, *, users: Use
 
 def build_services(settings: TokenServiceSettings, runtime: Runtime, metrics: TokenServiceMetrics) -> Services:
     clock, db_sessions, store = runtime.clock, runtime.db_sessions, runtime.store
-    clients = ClientRegistry(db_sessions, config_clients(settings.clients), clock=clock)
+    clients = ClientRegistry(db_sessions, config_clients(settings.clients), allow_private_urls=settings.allow_private_urls, clock=clock)
+    client_auth = build_client_authenticator(
+        clients,
+        runtime.outbound,
+        store,
+        issuer=settings.issuer,
+        token_endpoint=settings.endpoint("/token"),
+        leeway=settings.leeway,
+        allow_private_urls=settings.allow_private_urls,
+        clock=clock,
+    )
     users = UserDirectory.from_settings(db_sessions, settings, clock=clock)
     codes = AuthorizationCodes(store, settings.authorization_code_ttl)
     refresh_tokens = RefreshTokens.from_settings(runtime.engine, db_sessions, settings, clock)
@@ -124,6 +137,7 @@ def build_services(settings: TokenServiceSettings, runtime: Runtime, metrics: To
     return Services(
         clock=clock,
         clients=clients,
+        client_auth=client_auth,
         users=users,
         sign_in=sign_in,
         codes=codes,

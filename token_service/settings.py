@@ -128,6 +128,11 @@ class TokenServiceSettings(BaseSettings):
     )
     host: str = Field("127.0.0.1", description="Interface `serve` listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port `serve` listens on.")
+    allow_private_urls: bool = Field(
+        False,
+        description="Let the service fetch client `jwks_uri` (and client metadata documents) from loopback/private "
+        "addresses and over plain http. For development only (`dev` sets it); never with untrusted clients.",
+    )
     log_format: Literal["json", "console"] = Field("json", description="`json` for production, `console` for people.")
     brand_name: BrandName = Field(DEFAULT_BRAND_NAME, description="Product name on the sign-in, consent and error pages.")
     brand_logo_url: LogoUrl = Field(None, description="Logo shown above the product name: an https URL (http only on loopback); unset = no logo.")
@@ -194,6 +199,10 @@ class TokenServiceSettings(BaseSettings):
                 "TOKEN_SERVICE_KEY_ENCRYPTION_KEY is required with PostgreSQL: set it to 32 random bytes "
                 "in base64url (create one with `token-service keys new-kek`) and keep it out of the database backups"
             )
+        for client in self.clients:
+            problem = client.jwks_uri_problem(allow_private=self.allow_private_urls)
+            if problem is not None:
+                raise ValueError(f"[[clients]] {client.client_id!r}: {problem.text}")
         ids = [c.client_id for c in self.clients]
         if len(ids) != len(set(ids)):
             raise ValueError("two [[clients]] entries share a client_id")

@@ -16,6 +16,17 @@ import httpx
 import uvicorn
 
 
+async def serve_lifespan(receive: Any, send: Any) -> None:
+    """The ASGI lifespan protocol for the small raw-ASGI stand-ins tests serve."""
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
