@@ -36,6 +36,7 @@ from token_service.configuration.sources import (
 from token_service.configuration.tables import ClientConfig, GrantType, UpstreamConfig
 from token_service.configuration.values import decode_kek, is_loopback_host, validate_issuer_url
 from token_service.configuration.branding import DEFAULT_ACCENT_COLOR, DEFAULT_BRAND_NAME, AccentColor, BrandName, LogoUrl
+from token_service.http.client_address import TrustedProxies
 
 __all__ = [
     "CONFIG_ENV",
@@ -103,8 +104,37 @@ class TokenServiceSettings(BaseSettings):
     token_rate_limit: str = Field("", description="Token requests allowed per client, e.g. `100/second` (empty: no limit).")
     dpop_nonce: bool = Field(False, description="DPoP proofs at the token endpoint must carry a nonce this service issued (RFC 9449 §8): clients retry once after `use_dpop_nonce`.")
     dpop_proof_max_age: int = Field(300, ge=10, le=3600, description="A DPoP proof is accepted this long after its `iat`, seconds (plus `leeway` both ways).")
+    login_start_rate_limit_ip: str = Field(
+        "120/minute",
+        description="Sign-ins started per client IP: `/authorize` requests that open a login or consent page (empty disables).",
+    )
+    trusted_proxies: str = Field(
+        "",
+        description="Comma-separated addresses or CIDRs of your reverse proxies. Only from these is `X-Forwarded-For` "
+        "read (its right-most untrusted address is the client); empty = the header is ignored. Never `*`.",
+    )
+    memory_store_mb: int = Field(
+        256, ge=1, le=65536, description="Memory cap of the in-process store (no Redis), MiB: half for browser sessions, "
+        "a quarter for pending sign-ins, a quarter for codes and the rest.",
+    )
+    metrics_port: int | None = Field(
+        None, ge=1, le=65535, description="Serve `/metrics` only on this port (same host) and not on the main port; "
+        "unset = `/metrics` on the main port. Set it whenever a proxy forwards the main port.",
+    )
+    http_header_timeout: float = Field(
+        10.0, gt=0, le=300, description="`serve` closes a connection whose request line and headers take longer than this, seconds."
+    )
+    http_body_timeout: float = Field(30.0, gt=0, le=3600, description="`serve` closes a connection whose request body takes longer than this, seconds.")
+    http_max_concurrency: int = Field(
+        1000, ge=1, description="`serve` answers 503 beyond this many open connections or running requests per worker."
+    )
     host: str = Field("127.0.0.1", description="Interface `serve` listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port `serve` listens on.")
+    allow_private_urls: bool = Field(
+        False,
+        description="Let the service fetch client `jwks_uri` (and client metadata documents) from loopback/private "
+        "addresses and over plain http. For development only (`dev` sets it); never with untrusted clients.",
+    )
     log_format: Literal["json", "console"] = Field("json", description="`json` for production, `console` for people.")
     brand_name: BrandName = Field(DEFAULT_BRAND_NAME, description="Product name on the sign-in, consent and error pages.")
     brand_logo_url: LogoUrl = Field(None, description="Logo shown above the product name: an https URL (http only on loopback); unset = no logo.")
@@ -120,7 +150,7 @@ class TokenServiceSettings(BaseSettings):
     def _issuer(cls, value: str) -> str:
         return validate_issuer_url(value)
 
-    @field_validator("login_rate_limit_ip", "login_rate_limit_username", "token_rate_limit")
+    @field_validator("login_rate_limit_ip", "login_rate_limit_username", "token_rate_limit", "login_start_rate_limit_ip")
     @classmethod
     def _rate_limit(cls, value: str) -> str:
         from limits import parse
@@ -130,6 +160,12 @@ class TokenServiceSettings(BaseSettings):
                 parse(value)
             except ValueError:
                 raise ValueError(f"{value!r} is not a rate limit; write it like `30/minute` or `10 per 5 minutes`") from None
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _trusted_proxies(cls, value: str) -> str:
+        TrustedProxies.parse(value)
         return value
 
     @field_validator("database_url")
@@ -165,9 +201,17 @@ class TokenServiceSettings(BaseSettings):
                 "TOKEN_SERVICE_KEY_ENCRYPTION_KEY is required with PostgreSQL: set it to 32 random bytes "
                 "in base64url (create one with `token-service keys new-kek`) and keep it out of the database backups"
             )
+        for client in self.clients:
+            problem = client.jwks_uri_problem(allow_private=self.allow_private_urls)
+            if problem is not None:
+                raise ValueError(f"[[clients]] {client.client_id!r}: {problem.text}")
         ids = [c.client_id for c in self.clients]
         if len(ids) != len(set(ids)):
             raise ValueError("two [[clients]] entries share a client_id")
+        if self.metrics_port is not None and self.metrics_port == self.port:
+            raise ValueError(
+                f"TOKEN_SERVICE_METRICS_PORT equals TOKEN_SERVICE_PORT ({self.port}); give metrics their own port, or unset it"
+            )
         names = [u.name for u in self.upstreams]
         if len(names) != len(set(names)):
             raise ValueError("two [[upstreams]] entries share a name")

@@ -19,7 +19,7 @@ from typing import Any
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
-from tests.support.live_server import LiveServer, free_port
+from tests.support.live_server import LiveServer, free_port, serve_lifespan
 
 ASGIMessage = dict[str, Any]
 
@@ -99,13 +99,8 @@ class FakeIssuer:
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif message["type"] == "lifespan.shutdown":
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
+            await serve_lifespan(receive, send)
+            return
         path = scope["path"]
         headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
         if path == "/.well-known/openid-configuration" and self.oidc_discovery or (

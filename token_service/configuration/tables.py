@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
+from token_service.clients.metadata import ClientMetadata, GrantType
+
 from .values import validate_issuer_url
 
 __all__ = ["ClientConfig", "GrantType", "UpstreamConfig"]
@@ -44,33 +46,6 @@ class UpstreamConfig(BaseModel):
         return self
 
 
-GrantType = Literal["client_credentials", "authorization_code", "refresh_token"]
-
-
-class ClientConfig(BaseModel):
-    """A client declared in the TOML file (`[[clients]]`); same fields as `clients add`."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    client_id: str = Field(min_length=1, max_length=200)
-    client_secret: SecretStr | None = None
-    client_secret_hash: str | None = None
-    grant_types: list[GrantType] = Field(default_factory=lambda: list[GrantType](["client_credentials"]))
-    scope: str = ""
-    audience: str | None = None
-    resources: list[str] = Field(default_factory=list)
-    redirect_uris: list[str] = Field(default_factory=list)
-    post_logout_redirect_uris: list[str] = Field(default_factory=list)
-    public: bool = False
-    first_party: bool = False
-    dpop_bound_access_tokens: bool = False  # RFC 9449 §5.2: this client must send DPoP proofs
-
-    @model_validator(mode="after")
-    def _check_secret(self) -> ClientConfig:
-        if self.public and (self.client_secret or self.client_secret_hash):
-            raise ValueError(f"client {self.client_id!r} is public and must not have a secret")
-        if not self.public and not (self.client_secret or self.client_secret_hash):
-            raise ValueError(f"client {self.client_id!r} is confidential: give `client_secret` or `client_secret_hash`")
-        if self.client_secret is not None and len(self.client_secret.get_secret_value()) < 32:
-            raise ValueError(f"client {self.client_id!r}: client_secret must be at least 32 characters")
-        return self
+# `[[clients]]` entries are client metadata, validated by the one model every source shares
+# (the TOML table, `clients add`, registration).
+ClientConfig = ClientMetadata

@@ -4,19 +4,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-import ipaddress
 from urllib.parse import urlsplit
 
+from token_service.outbound.addresses import is_loopback_host
+
 __all__ = ["decode_kek", "is_loopback_host", "validate_issuer_url"]
-
-
-def is_loopback_host(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def validate_issuer_url(value: str) -> str:

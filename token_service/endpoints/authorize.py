@@ -33,6 +33,7 @@ from token_service.http.forms import parse_params
 from token_service.http.injected import Injected
 from token_service.http.routes import route_opt
 from token_service.login.consents import ConsentRecords
+from token_service.login.request_bounds import oversized_echo
 from token_service.login.sessions import BrowserSessions
 from token_service.login.transactions import AuthorizationRequest
 
@@ -133,6 +134,10 @@ async def authorize(
     # An unreadable query (InvalidRequest) is shown as a page: no redirect URI is trusted yet.
     params = parse_params(request.url.query or "", "query string")
     client, redirect_uri = await registered_client_and_redirect(clients, params)
+    oversized = oversized_echo(params)
+    if oversized is not None:
+        # A page, not a redirect: the redirect would echo the oversized state.
+        raise PageError("Invalid request", oversized)
     try:
         auth_request = validate_request(client, redirect_uri, params, now=epoch_seconds(clock))
     except OAuthError as exc:

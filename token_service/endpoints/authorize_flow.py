@@ -19,12 +19,14 @@ from token_service.clock import Clock
 from token_service.errors import ConsentRequired, LoginRequired, OAuthError, PageError
 from token_service.grants.codes import AuthorizationCodes, CodeGrant
 from token_service.grants.scopes import resolve_audience
+from token_service.http.client_address import client_ip
 from token_service.http.forms import read_form
 from token_service.login.consents import ConsentRecords
 from token_service.login.methods import SignInMethods
 from token_service.pages import consent_page, describe_scopes
 from token_service.login.sessions import BrowserSession
 from token_service.login.transactions import AuthorizationRequest, LoginTransaction, LoginTransactions, csrf_matches
+from token_service.ratelimit import LoginLimits
 from token_service.users.directory import UserDirectory
 
 # 302 answers the GET of /authorize (RFC 6749 §4.1.2); 303 follows a POSTed form.
@@ -71,6 +73,7 @@ class AuthorizationFlow:
         consents: ConsentRecords,
         transactions: LoginTransactions,
         sign_in: SignInMethods,
+        login_limits: LoginLimits,
         clock: Clock,
     ) -> None:
         self._issuer = issuer
@@ -80,6 +83,7 @@ class AuthorizationFlow:
         self._consents = consents
         self.transactions = transactions
         self._sign_in = sign_in
+        self._login_limits = login_limits
         self._clock = clock
 
     def error_redirect(self, redirect_uri: str, error: OAuthError, state: str | None, *, status_code: RedirectCode = 302) -> Response[Any]:
@@ -161,6 +165,11 @@ class AuthorizationFlow:
         return response
 
     async def new_transaction(self, http: HttpRequest, request: AuthorizationRequest) -> LoginTransaction:
+        # Each pending sign-in holds store memory for TRANSACTION_TTL: anonymous clients get a budget.
+        wait = await self._login_limits.check_start(client_ip(http))
+        if wait is not None:
+            message = f"Too many sign-ins were started from your network. Try again in {wait} seconds."
+            raise PageError("Too many sign-in attempts", message, status_code=429, headers={"Retry-After": str(wait)})
         binding = http.cookies.get(self.transactions.cookie_name)
         if not binding or len(binding) > 100:
             binding = self.transactions.new_binding()

@@ -13,6 +13,7 @@ from litestar.response import Redirect
 from token_service.endpoints.authorize import PAGE_ROUTE
 from token_service.endpoints.authorize_flow import load_transaction, posted_transaction_form
 from token_service.errors import PageError
+from token_service.http.client_address import client_ip
 from token_service.http.injected import Injected
 from token_service.login.connectors import UpstreamConnector, UpstreamError
 from token_service.login.methods import PendingUpstreamLogins, SignInMethods
@@ -24,11 +25,15 @@ from token_service.login.transactions import LoginTransaction, LoginTransactions
 from token_service.observability.access import note_request
 from token_service.ratelimit import LoginLimits
 from token_service.users.directory import UserDirectory
+from token_service.users.names import username_key
 
 log = logging.getLogger("token_service.login")
 
 LOGIN_FAILED = "Wrong username or password."
 HttpRequest = Request[Any, Any, State]
+# Enough of a username for an operator to see which account is attacked, without a
+# log line of attacker-chosen size.
+LOGGED_USERNAME_LENGTH = 64
 
 
 async def render_login(
@@ -68,10 +73,6 @@ def connector_named(sign_in: SignInMethods, name: str) -> UpstreamConnector:
     return connector
 
 
-def client_ip(request: HttpRequest) -> str:
-    return request.client.host if request.client else "unknown"
-
-
 @get("/login", summary="Login page", include_in_schema=False, opt=PAGE_ROUTE)
 async def login(
     request: HttpRequest,
@@ -98,14 +99,17 @@ async def password_login(
         raise PageError("Not available", "Password sign-in is not enabled.", status_code=404)
     username = form.get("username", "")[:200]
     password = form.get("password", "")[:1024]
-    limited = await login_limits.check(client_ip(request), username)
+    ip = client_ip(request)
+    limited = await login_limits.check(ip, username)
     if limited is not None:
+        log.warning("password login rate-limited", extra={"client_ip": ip, "username": username_key(username)[:LOGGED_USERNAME_LENGTH]})
         count_login(request, upstream.name, "rate_limited")
         await login_transactions.with_error(transaction, f"Too many attempts. Try again in {limited} seconds.")
         return Redirect(path=f"/login?tx={transaction.id}", status_code=303, headers={"Retry-After": str(limited)})
     user = await users.authenticate_password(username, password)
     if user is None:
-        log.info("password login failed")
+        # Who tried which account: what an operator needs to see a guessing attack.
+        log.info("password login failed", extra={"client_ip": ip, "username": username_key(username)[:LOGGED_USERNAME_LENGTH]})
         count_login(request, upstream.name, "failure")
         # The same answer for an unknown user and a wrong password.
         await login_transactions.with_error(transaction, LOGIN_FAILED)

@@ -1,7 +1,7 @@
 """DPoP: refresh token families of public clients bound to a key (RFC 9449 §5)
 
-Revision ID: dpop_0001
-Revises: 0001
+Revision ID: 0003
+Revises: 0002
 Create Date: 2026-12-02 12:00:00
 
 Existing families get NULL: they were issued as bearer tokens and stay usable as such.
@@ -12,8 +12,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "dpop_0001"
-down_revision = "0001"
+revision = "0003"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
