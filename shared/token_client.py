@@ -5,8 +5,9 @@ private key (private_key_jwt, RFC 7523) or a client secret, caches one token per
 (scope, resource) and renews it ahead of expiry, with concurrent callers sharing one
 request. It is an `httpx.Auth`, so `httpx.AsyncClient(auth=token_client)` just works.
 
-Extension point: `prepare_token_request` and `authorize` are the two places a
-proof-of-possession scheme (DPoP, RFC 9449) adds its proof and token type.
+With `dpop_key` the tokens are DPoP-bound (RFC 9449): `prepare_token_request` adds a
+proof for the token endpoint (retrying once with the server's nonce when asked, §8) and
+`authorize` sends each API request as `Authorization: DPoP` with a fresh proof (§7).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, JWKRegistry, OKPKey, RSAKey
 
 from .discovery import read_metadata
+from .dpop.builder import DPoPKey
 from .errors import TokenRejected
 
 __all__ = ["AccessToken", "TokenClient", "TokenRequestError"]
@@ -88,6 +90,7 @@ class TokenClient(httpx.Auth):
         renew_before: float = 60.0,
         assertion_lifetime: int = 60,
         clock: Callable[[], float] = time.time,
+        dpop_key: DPoPKey | None = None,
     ) -> None:
         if (private_key is None) == (client_secret is None):
             raise ValueError("give exactly one of private_key (private_key_jwt) or client_secret")
@@ -103,6 +106,8 @@ class TokenClient(httpx.Auth):
         self._renew_before = renew_before
         self._assertion_lifetime = assertion_lifetime
         self._clock = clock
+        self.dpop_key = dpop_key
+        self._dpop_nonce: str | None = None
         self._token_endpoint: str | None = None
         self._cache: dict[tuple[str | None, str | None], AccessToken] = {}
         self._inflight: dict[tuple[str | None, str | None], asyncio.Task[AccessToken]] = {}
@@ -160,18 +165,27 @@ class TokenClient(httpx.Auth):
     # ---- extension points (DPoP adds its proof here) ----------------------------------
 
     async def prepare_token_request(self, data: dict[str, str], headers: dict[str, str]) -> None:
-        """Adds client authentication to a token request."""
+        """Adds client authentication (and the DPoP proof) to a token request."""
+        endpoint = await self.token_endpoint()
         if self._key is not None:
             data["client_assertion_type"] = JWT_BEARER
-            data["client_assertion"] = self._assertion(await self.token_endpoint())
+            data["client_assertion"] = self._assertion(endpoint)
         else:
             assert self._secret is not None
             data["client_id"] = self.client_id
             data["client_secret"] = self._secret
+        if self.dpop_key is not None:
+            headers["DPoP"] = self.dpop_key.proof("POST", endpoint, nonce=self._dpop_nonce)
 
     async def authorize(self, request: httpx.Request, token: AccessToken) -> None:
-        """Puts the token on an outgoing API request."""
-        request.headers["Authorization"] = token.authorization()
+        """Puts the token on an outgoing API request; a DPoP token with a proof for this very request."""
+        if token.token_type.lower() != "dpop":
+            request.headers["Authorization"] = token.authorization()
+            return
+        if self.dpop_key is None:
+            raise TokenRequestError("invalid_response", "the token service issued a DPoP-bound token, but this client has no dpop_key")
+        request.headers["Authorization"] = f"DPoP {token.access_token}"
+        request.headers["DPoP"] = self.dpop_key.proof(request.method, str(request.url), access_token=token.access_token)
 
     # ---- internals --------------------------------------------------------------------
 
@@ -202,23 +216,32 @@ class TokenClient(httpx.Auth):
         header = {"alg": self._alg, "kid": self._key.kid, "typ": "JWT"}
         return jws.serialize_compact(header, json.dumps(claims).encode(), self._key, algorithms=[self._alg])
 
+    async def _post_token_request(self, endpoint: str, form: dict[str, str]) -> tuple[httpx.Response, Any]:
+        """One token request with fresh client authentication (and proof); the response and its JSON body, or None."""
+        data, headers = dict(form), {"Accept": "application/json"}
+        await self.prepare_token_request(data, headers)
+        try:
+            response = await self._http.post(endpoint, data=data, headers=headers)
+        except httpx.HTTPError as exc:
+            raise TokenRequestError("unreachable", f"could not reach {endpoint}: {type(exc).__name__} {exc}".rstrip()) from None
+        try:
+            return response, response.json()
+        except ValueError:
+            return response, None
+
     async def _fetch(self, scope: str | None, resource: str | None) -> AccessToken:
         data = {"grant_type": "client_credentials"}
         if scope:
             data["scope"] = scope
         if resource:
             data["resource"] = resource
-        headers = {"Accept": "application/json"}
-        await self.prepare_token_request(data, headers)
         endpoint = await self.token_endpoint()
-        try:
-            response = await self._http.post(endpoint, data=data, headers=headers)
-        except httpx.HTTPError as exc:
-            raise TokenRequestError("unreachable", f"could not reach {endpoint}: {type(exc).__name__} {exc}".rstrip()) from None
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
+        response, body = await self._post_token_request(endpoint, data)
+        nonce = response.headers.get("dpop-nonce")
+        if self.dpop_key is not None and nonce and isinstance(body, dict) and body.get("error") == "use_dpop_nonce":
+            # RFC 9449 §8: one retry with the nonce the server handed out (kept for later requests).
+            self._dpop_nonce = nonce
+            response, body = await self._post_token_request(endpoint, data)
         if not isinstance(body, dict):
             raise TokenRequestError("invalid_response", f"{endpoint} answered HTTP {response.status_code} without a JSON object", status_code=response.status_code)
         if response.status_code != 200:

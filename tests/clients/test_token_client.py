@@ -10,9 +10,12 @@ import httpx
 import pytest
 
 from shared import TokenClient, TokenRequestError
+from shared.dpop import DPoPKey
+from shared.token_client import AccessToken
 from tests.support.client_keys import new_key, public_jwks
-from tests.support.live_server import LiveServer
-from tests.support.token_service import RunningTokenService
+from tests.support.live_server import LiveServer, free_port
+from tests.support.token_service import RunningTokenService, decode_segment, running_token_service
+from token_service.settings import load_settings
 
 
 class Clock:
@@ -112,3 +115,49 @@ def test_a_client_secret_works_too(key_service: RunningTokenService, notes_api: 
 def test_key_and_secret_together_are_refused_at_construction() -> None:
     with pytest.raises(ValueError, match="exactly one of private_key"):
         TokenClient("https://issuer.example.com", "x", private_key=new_key().as_dict(private=True), client_secret="s" * 40)
+
+
+def test_with_a_dpop_key_tokens_are_bound_to_it_and_api_calls_carry_a_proof(
+    key_service: RunningTokenService, notes_api: LiveServer, tmp_path: Path
+) -> None:
+    client_id, key_path = key_file_client(key_service, notes_api.url, tmp_path)
+    dpop_key = DPoPKey.generate()
+
+    async def run() -> tuple[AccessToken, int, int, int]:
+        async with TokenClient(key_service.url, client_id, private_key=key_path, scope="notes:read", dpop_key=dpop_key) as tokens:
+            async with httpx.AsyncClient(auth=tokens) as http:
+                first = (await http.get(f"{notes_api.url}/notes")).status_code
+                second = (await http.get(f"{notes_api.url}/notes")).status_code  # a new proof each time (jti single use)
+            token = await tokens.token()
+        async with httpx.AsyncClient() as plain:
+            # The same token copied without its key is refused.
+            stolen = (await plain.get(f"{notes_api.url}/notes", headers={"Authorization": f"Bearer {token.access_token}"})).status_code
+        return token, first, second, stolen
+
+    token, first, second, stolen = asyncio.run(run())
+    assert token.token_type == "DPoP" and decode_segment(token.access_token, 1)["cnf"] == {"jkt": dpop_key.jkt}
+    assert (first, second, stolen) == (200, 200, 401)
+
+
+def test_a_dpop_client_retries_once_with_the_servers_nonce(tmp_path: Path) -> None:
+    port = free_port()
+    settings = load_settings({"TOKEN_SERVICE_DATA_DIR": str(tmp_path / "ts")}, issuer=f"http://127.0.0.1:{port}", port=port, dpop_nonce=True)
+    with running_token_service(settings) as service:
+        client_id, secret = service.add_client(scope="notes:read", audience="http://127.0.0.1:8001")
+        assert secret is not None
+
+        async def run() -> tuple[AccessToken, list[str | None]]:
+            seen: list[str | None] = []
+
+            async def record(request: httpx.Request) -> None:
+                if request.method == "POST":
+                    seen.append(request.headers.get("dpop"))
+
+            async with httpx.AsyncClient(event_hooks={"request": [record]}) as http:
+                tokens = TokenClient(service.url, client_id, client_secret=secret, http_client=http, dpop_key=DPoPKey.generate())
+                return await tokens.token(), seen
+
+        token, proofs = asyncio.run(run())
+    assert token.token_type == "DPoP"
+    assert len(proofs) == 2  # refused with use_dpop_nonce, then accepted with the nonce
+    assert "nonce" not in decode_segment(proofs[0] or "", 1) and decode_segment(proofs[1] or "", 1)["nonce"]
