@@ -17,6 +17,7 @@ from token_service.clients.registry import ClientRegistry
 from token_service.clock import Clock
 from token_service.errors import ConsentRequired, LoginRequired, OAuthError, PageError
 from token_service.grants.codes import AuthorizationCodes, CodeGrant
+from token_service.grants.scopes import resolve_audience
 from token_service.http.forms import read_form
 from token_service.login.consents import ConsentRecords
 from token_service.login.methods import SignInMethods
@@ -126,8 +127,11 @@ class AuthorizationFlow:
             return await self.start_login(http, request, tx)
         assert browser_session is not None
         scopes = frozenset(request.scope.split())
-        consented = await self._consents.covers(browser_session.user_id, client, scopes)
-        if not consented or ("consent" in prompts and not client.first_party and tx is None):
+        audience = resolve_audience(client, request.resource)
+        consented = await self._consents.covers(browser_session.user_id, client, scopes, audience)
+        # prompt=consent asks every time (OIDC Core §3.1.2.1), also right after a login in
+        # this same transaction; only the POST of the consent page itself issues the code.
+        if not consented or "consent" in prompts:
             if "none" in prompts:
                 denied = ConsentRequired("the user has not approved this client")
                 return self.error_redirect(request.redirect_uri, denied, request.state, status_code=status_code)
@@ -135,7 +139,7 @@ class AuthorizationFlow:
                 tx = await self.new_transaction(http, request)
             user = await self._users.get(browser_session.user_id)
             shown_user = (user.username or user.email or user.id) if user else browser_session.user_id
-            response = consent_page(tx_id=tx.id, csrf=tx.csrf, client_id=client.client_id, scopes=sorted(scopes), user=shown_user)
+            response = consent_page(tx_id=tx.id, csrf=tx.csrf, client_id=client.client_id, scopes=sorted(scopes), audience=audience, user=shown_user)
             return self.with_binding_cookie(http, response)
         if tx is not None:
             await self.transactions.finish(tx.id)

@@ -61,11 +61,12 @@ def login_page(*, tx_id: str, csrf: str, client_id: str, upstreams: list[tuple[s
     return page("Sign in", "".join(parts))
 
 
-def consent_page(*, tx_id: str, csrf: str, client_id: str, scopes: list[str], user: Any) -> Response[str]:
+def consent_page(*, tx_id: str, csrf: str, client_id: str, scopes: list[str], audience: str, user: Any) -> Response[str]:
     items = "".join(f"<li>{escape(s)}</li>" for s in scopes) or "<li>(no additional access)</li>"
     body = (
         f"<p>Signed in as <strong>{escape(str(user))}</strong>.</p>"
         f"<p><strong>{escape(client_id)}</strong> asks for:</p><ul>{items}</ul>"
+        f'<p>for the service at <strong class="audience">{escape(audience)}</strong></p>'
         f'<form method="post" action="/consent"><input type="hidden" name="tx" value="{escape(tx_id)}">'
         f'<input type="hidden" name="csrf" value="{escape(csrf)}">'
         f'<button name="decision" value="allow" type="submit">Allow</button> '
