@@ -7,7 +7,7 @@ from typing import Any
 from litestar import Request, Response, post
 from litestar.datastructures import State
 
-from token_service.clients.authentication import authenticate_client, read_credentials
+from token_service.clients.authentication import authenticate_client, read_credentials, single_authorization
 from token_service.clients.registry import ClientRegistry
 from token_service.endpoints.responses import no_store_json
 from token_service.errors import InvalidClient, InvalidRequest
@@ -24,7 +24,7 @@ async def introspect(
     request: Request[Any, Any, State], clients: Injected[ClientRegistry], issued_tokens: Injected[IssuedTokens]
 ) -> Response[bytes]:
     params = await read_form(request)
-    credentials = read_credentials(request.headers.get("authorization"), params)
+    credentials = read_credentials(single_authorization(request.headers.getall("authorization", [])), params)
     client = await authenticate_client(clients, credentials)
     # RFC 7662 §2.1 requires authorization of the caller to prevent token scanning
     # (§4); a public client has no secret, so anyone could call in its name.

@@ -7,7 +7,7 @@ from typing import Any
 from litestar import Request, Response, post
 from litestar.datastructures import State
 
-from token_service.clients.authentication import authenticate_client, read_credentials
+from token_service.clients.authentication import authenticate_client, read_credentials, single_authorization
 from token_service.clients.registry import ClientRegistry
 from token_service.endpoints.responses import NO_STORE
 from token_service.errors import InvalidRequest
@@ -24,7 +24,7 @@ async def revoke(request: Request[Any, Any, State], clients: Injected[ClientRegi
     params = await read_form(request)
     # RFC 7009 §2.1: confidential clients authenticate; a public client identifies itself
     # with client_id and may revoke only its own tokens.
-    client = await authenticate_client(clients, read_credentials(request.headers.get("authorization"), params))
+    client = await authenticate_client(clients, read_credentials(single_authorization(request.headers.getall("authorization", [])), params))
     token = params.get("token")
     if token is None:
         raise InvalidRequest("token is required (RFC 7009 §2.1)")

@@ -8,7 +8,7 @@ from litestar import Request, post
 from litestar.datastructures import State
 from litestar.response.base import ASGIResponse
 
-from token_service.clients.authentication import authenticate_client, read_credentials
+from token_service.clients.authentication import authenticate_client, read_credentials, single_authorization
 from token_service.clients.registry import ClientRegistry
 from token_service.endpoints.responses import no_store_json_asgi
 from token_service.errors import InvalidRequest, SlowDown, UnauthorizedClient, UnsupportedGrantType
@@ -33,7 +33,7 @@ async def token_endpoint(
     metrics: Injected[TokenServiceMetrics],
 ) -> ASGIResponse:
     params = await read_form(request)
-    credentials = read_credentials(request.headers.get("authorization"), params)
+    credentials = read_credentials(single_authorization(request.headers.getall("authorization", [])), params)
     client = await authenticate_client(clients, credentials)
     wait = await token_limits.check(client.client_id)
     if wait is not None:
