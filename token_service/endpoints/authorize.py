@@ -26,6 +26,7 @@ from token_service.errors import (
     RequestUriNotSupported,
     UnauthorizedClient,
     UnsupportedResponseType,
+    echo,
 )
 from token_service.grants.pkce import valid_challenge
 from token_service.grants.scopes import parse_scope, resolve_audience
@@ -84,7 +85,7 @@ def validate_request(client: Client, redirect_uri: str, params: dict[str, str], 
     scopes = requested or client.scopes
     extra = scopes - client.scopes
     if extra:
-        raise InvalidScope(f"scope {' '.join(sorted(extra))!r} is not allowed for this client")
+        raise InvalidScope(f"scope {echo(' '.join(sorted(extra)))} is not allowed for this client")
     resource = params.get("resource")
     resolve_audience(client, resource)
     prompt = params.get("prompt")

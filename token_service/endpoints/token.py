@@ -11,7 +11,7 @@ from litestar.response.base import ASGIResponse
 from token_service.clients.authentication import authenticate_client, read_credentials, single_authorization
 from token_service.clients.registry import ClientRegistry
 from token_service.endpoints.responses import no_store_json_asgi
-from token_service.errors import InvalidRequest, SlowDown, UnauthorizedClient, UnsupportedGrantType
+from token_service.errors import InvalidRequest, SlowDown, UnauthorizedClient, UnsupportedGrantType, echo
 from token_service.grants.issuance import Grant
 from token_service.http.forms import read_form
 from token_service.http.injected import Injected
@@ -44,10 +44,10 @@ async def token_endpoint(
         raise InvalidRequest("grant_type is required")
     grant = grants.get(grant_type)
     if grant is None:
-        raise UnsupportedGrantType(f"grant_type {grant_type[:60]!r} is not supported; supported: {', '.join(sorted(grants))}")
+        raise UnsupportedGrantType(f"grant_type {echo(grant_type)} is not supported; supported: {', '.join(sorted(grants))}")
     note_request(grant_type=grant_type)
     if grant_type not in client.grant_types:
-        raise UnauthorizedClient(f"client {client.client_id!r} is not registered for grant_type {grant_type!r}")
+        raise UnauthorizedClient(f"client {client.client_id!r} is not registered for grant_type {echo(grant_type)}")
     body = await grant(client, params)
     metrics.token_issued(grant_type, client.client_id)
     return no_store_json_asgi(body)
