@@ -44,7 +44,8 @@ def create_app(settings: ResourceApiSettings, *, http_client: httpx.AsyncClient 
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
-        await db.create_tables(engine)
+        # Base.metadata holds every model the routes above use: they import their models.
+        await db.create_tables(engine, db.Base.metadata)
         # Keys load (and are retried) in the background, so the API starts even when
         # the issuer is not up yet; /readyz reports when tokens can be checked.
         key_refresher = asyncio.create_task(jwks.keep_fresh(), name="jwks-keep-fresh")

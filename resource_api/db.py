@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sqlalchemy import MetaData
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
@@ -28,9 +29,11 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
-async def create_tables(engine: AsyncEngine) -> None:
-    """Create missing tables; enough for this example service, which has no migrations."""
-    from resource_api.notes import models  # noqa: F401  registers the tables on Base.metadata
+async def create_tables(engine: AsyncEngine, metadata: MetaData) -> None:
+    """Create missing tables; enough for this example service, which has no migrations.
 
+    `metadata` comes from the caller, which knows the models it serves: this module sits
+    below them (they import `Base` from here) and never imports them back.
+    """
     async with engine.begin() as connection:
-        await connection.run_sync(Base.metadata.create_all)
+        await connection.run_sync(metadata.create_all)

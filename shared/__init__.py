@@ -3,6 +3,7 @@
 `JwksCache` holds the issuer's keys, `AccessTokenVerifier` applies the rules in
 `shared.rules`, and `shared.litestar` / `shared.fastapi` plug them into a web
 framework. `verify_access_token` is the framework-neutral entry point.
+`TokenClient` is the other side: tokens for calling another API.
 """
 
 from .claims import RFC9068_REQUIRED_CLAIMS, AccessTokenClaims
@@ -19,11 +20,13 @@ from .errors import (
 )
 from .jwks import JwksCache, JwksStatus
 from .rules import RULES, Rule
+from .token_client import AccessToken, TokenClient, TokenRequestError
 from .verifier import AccessTokenVerifier, Evaluation, RuleResult, verify_access_token
 
 __all__ = [
     "RFC9068_REQUIRED_CLAIMS",
     "RULES",
+    "AccessToken",
     "AccessTokenClaims",
     "AccessTokenVerifier",
     "ConfigurationError",
@@ -38,7 +41,9 @@ __all__ = [
     "MissingToken",
     "Rule",
     "RuleResult",
+    "TokenClient",
     "TokenRejected",
+    "TokenRequestError",
     "verify_access_token",
     "www_authenticate",
 ]

@@ -10,7 +10,7 @@ import httpx
 
 from .errors import IssuerMismatch, KeySetUnavailable
 
-__all__ = ["discover_jwks_uri", "metadata_urls"]
+__all__ = ["discover_jwks_uri", "metadata_urls", "read_metadata"]
 
 # A metadata document is a few kilobytes; anything far larger is not one.
 MAX_DOCUMENT_BYTES = 1_000_000
@@ -42,11 +42,12 @@ def parse_json_object(response: httpx.Response, what: str) -> dict[str, Any]:
     return document
 
 
-async def discover_jwks_uri(client: httpx.AsyncClient, issuer: str) -> str:
-    """Read the issuer's metadata and return its `jwks_uri`.
+async def read_metadata(client: httpx.AsyncClient, issuer: str) -> tuple[str, dict[str, Any]]:
+    """The issuer's metadata document and the URL it came from.
 
     The metadata must name exactly the configured issuer: otherwise tokens would be
-    checked against keys of a server that is not the one `iss` promises.
+    checked against keys (or requested from endpoints) of a server that is not the one
+    `iss` promises.
     """
     response: httpx.Response | None = None
     for url in dict.fromkeys(metadata_urls(issuer)):
@@ -67,6 +68,12 @@ async def discover_jwks_uri(client: httpx.AsyncClient, issuer: str) -> str:
             f"the metadata at {url} names issuer {named!r}, but the configured issuer is {issuer!r}; "
             "they must match exactly (scheme, host, port, path and trailing slash)"
         )
+    return url, metadata
+
+
+async def discover_jwks_uri(client: httpx.AsyncClient, issuer: str) -> str:
+    """Read the issuer's metadata and return its `jwks_uri`."""
+    url, metadata = await read_metadata(client, issuer)
     jwks_uri = metadata.get("jwks_uri")
     if not isinstance(jwks_uri, str) or not jwks_uri.startswith(("https://", "http://")):
         raise KeySetUnavailable(f"the metadata at {url} has no usable jwks_uri (got {jwks_uri!r})")

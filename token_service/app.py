@@ -22,7 +22,9 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 
 from shared.verifier import AccessTokenVerifier
 from token_service.backends import BackendHealth
+from token_service.clients.authentication import ClientAuthenticator
 from token_service.clients.registry import ClientRegistry, config_clients
+from token_service.clients.wiring import build_client_authenticator
 from token_service.clock import Clock, system_clock
 from token_service.endpoints.authorize import authorize, authorize_continue, consent
 from token_service.endpoints.authorize_flow import AuthorizationFlow
@@ -39,17 +41,19 @@ from token_service.grants.client_credentials import ClientCredentialsGrant
 from token_service.grants.codes import AuthorizationCodes
 from token_service.grants.issuance import TokenMinter
 from token_service.grants.refresh_token import RefreshTokenGrant
+from token_service.http.client_address import TrustedProxies
 from token_service.http.cors import AllowedOrigins
 from token_service.http.edge import edge
 from token_service.http.errors import EXCEPTION_HANDLERS
 from token_service.http.routes import backend_guard
 from token_service.keys.current import CurrentKeys
-from token_service.login.connectors.base import build_connectors
+from token_service.login.connectors import build_connectors
 from token_service.login.consents import ConsentRecords
 from token_service.login.methods import PendingUpstreamLogins, SignInMethods
 from token_service.login.sessions import BrowserSessions
 from token_service.login.transactions import LoginTransactions
-from token_service.observability.metrics import TokenServiceMetrics, metrics_endpoint
+from token_service.observability.metrics import TokenServiceMetrics, metrics_endpoint, metrics_listener
+from token_service.pages import Branding, page_templates, stylesheet_route
 from token_service.ratelimit import LoginLimits, RateLimiter, TokenLimits, limiter_storage
 from token_service.runtime import Runtime, open_runtime
 from token_service.settings import TokenServiceSettings
@@ -67,6 +71,7 @@ class Services:
 
     clock: Clock
     clients: ClientRegistry
+    client_auth: ClientAuthenticator
     users: UserDirectory
     sign_in: SignInMethods
     codes: AuthorizationCodes
@@ -102,7 +107,17 @@ def build_grants(settings: TokenServiceSettings, runtime: Runtime, *, users: Use
 
 def build_services(settings: TokenServiceSettings, runtime: Runtime, metrics: TokenServiceMetrics) -> Services:
     clock, db_sessions, store = runtime.clock, runtime.db_sessions, runtime.store
-    clients = ClientRegistry(db_sessions, config_clients(settings.clients), clock=clock)
+    clients = ClientRegistry(db_sessions, config_clients(settings.clients), allow_private_urls=settings.allow_private_urls, clock=clock)
+    client_auth = build_client_authenticator(
+        clients,
+        runtime.outbound,
+        store,
+        issuer=settings.issuer,
+        token_endpoint=settings.endpoint("/token"),
+        leeway=settings.leeway,
+        allow_private_urls=settings.allow_private_urls,
+        clock=clock,
+    )
     users = UserDirectory.from_settings(db_sessions, settings, clock=clock)
     codes = AuthorizationCodes(store, settings.authorization_code_ttl)
     refresh_tokens = RefreshTokens.from_settings(runtime.engine, db_sessions, settings, clock)
@@ -111,11 +126,18 @@ def build_services(settings: TokenServiceSettings, runtime: Runtime, metrics: To
     consents = ConsentRecords(db_sessions, clock)
     sign_in = SignInMethods(settings.upstreams, build_connectors(settings, runtime.http_client, clock), settings.issuer)
     limiter = RateLimiter(limiter_storage(settings.redis_url, settings.redis_prefix))
+    login_limits = LoginLimits(
+        limiter,
+        per_ip=settings.login_rate_limit_ip,
+        per_username=settings.login_rate_limit_username,
+        per_start_ip=settings.login_start_rate_limit_ip,
+    )
     own_keys = SnapshotKeyResolver(settings.issuer, runtime.current_keys.current)
     grants = build_grants(settings, runtime, users=users, codes=codes, refresh_tokens=refresh_tokens, denylist=denylist)
     return Services(
         clock=clock,
         clients=clients,
+        client_auth=client_auth,
         users=users,
         sign_in=sign_in,
         codes=codes,
@@ -125,7 +147,7 @@ def build_services(settings: TokenServiceSettings, runtime: Runtime, metrics: To
         login_transactions=login_transactions,
         pending_upstream_logins=PendingUpstreamLogins(store),
         consents=consents,
-        login_limits=LoginLimits(limiter, per_ip=settings.login_rate_limit_ip, per_username=settings.login_rate_limit_username),
+        login_limits=login_limits,
         token_limits=TokenLimits(limiter, per_client=settings.token_rate_limit),
         flow=AuthorizationFlow(
             issuer=settings.issuer,
@@ -135,6 +157,7 @@ def build_services(settings: TokenServiceSettings, runtime: Runtime, metrics: To
             consents=consents,
             transactions=login_transactions,
             sign_in=sign_in,
+            login_limits=login_limits,
             clock=clock,
         ),
         grants=grants,
@@ -220,8 +243,18 @@ def create_app(settings: TokenServiceSettings, *, clock: Clock = system_clock) -
 
     metrics = TokenServiceMetrics(clock)
     origins = AllowedOrigins(composition.registered_origins)
+    brand = Branding.of(name=settings.brand_name, logo_url=settings.brand_logo_url, accent_color=settings.brand_accent_color)
+    proxies = TrustedProxies.parse(settings.trusted_proxies)
+
+    def edge_layer(app: ASGIApp) -> ASGIApp:
+        wrapped = edge(app, observer=metrics, https=settings.https, origins=origins, proxies=proxies)
+        if settings.metrics_port is None:
+            return wrapped
+        # Outermost: the metrics port answers /metrics and nothing else, before any app logic.
+        return metrics_listener(wrapped, metrics, settings.metrics_port)
+
     return TokenServiceApp(
-        edge_layer=lambda app: edge(app, observer=metrics, https=settings.https, origins=origins),
+        edge_layer=edge_layer,
         route_handlers=[
             discovery,
             jwks,
@@ -239,11 +272,15 @@ def create_app(settings: TokenServiceSettings, *, clock: Clock = system_clock) -
             logout,
             healthz,
             readyz,
-            metrics_endpoint,
+            # With a metrics port, /metrics is answered there only (metrics_listener): the
+            # main port is what proxies forward to the world.
+            *([metrics_endpoint] if settings.metrics_port is None else []),
+            stylesheet_route(brand),
         ],
         dependencies=composition.dependencies(),
         # Every route needs both backends unless its `opt` names fewer (http/routes.py).
         guards=[backend_guard(lambda: composition.services.backends)],
+        template_config=page_templates(brand),
         lifespan=[lifespan],
         state=State({"settings": settings, "metrics": metrics}),
         exception_handlers=EXCEPTION_HANDLERS,

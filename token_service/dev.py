@@ -8,6 +8,7 @@ and a printout whose commands work exactly as printed.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import secrets
 import signal
@@ -24,6 +25,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from resource_api.app import create_app as create_resource_app
 from resource_api.settings import ResourceApiSettings
 from token_service.app import create_app
+from token_service.clients.cli import generate_client_key
+from token_service.clients.metadata import ClientMetadata
 from token_service.clients.registry import ClientRegistry, config_clients
 from token_service.clients.secrets import generate_client_secret, hash_client_secret
 from token_service.observability.logging import configure_logging
@@ -35,6 +38,7 @@ from token_service.users.directory import UserDirectory
 RESOURCE_API_PORT = 8001
 RESOURCE_API_URL = f"http://127.0.0.1:{RESOURCE_API_PORT}"
 MACHINE_CLIENT_ID = "demo-machine"
+KEY_CLIENT_ID = "demo-worker"
 BROWSER_CLIENT_ID = "demo-spa"
 DEMO_USERNAME = "demo"
 DEMO_SCOPES = "openid profile email offline_access notes:read notes:write"
@@ -42,7 +46,8 @@ DEMO_SCOPES = "openid profile email offline_access notes:read notes:write"
 
 def dev_settings(settings: TokenServiceSettings) -> TokenServiceSettings:
     """The defaults, plus a password login when no upstream is configured."""
-    update: dict[str, Any] = {"log_format": "console"}
+    # Local URLs only here: dev clients may publish their keys on 127.0.0.1.
+    update: dict[str, Any] = {"log_format": "console", "allow_private_urls": True}
     if not settings.upstreams:
         update["upstreams"] = [UpstreamConfig(name="local", kind="password", display_name="Demo password")]
     return settings.model_copy(update=update)
@@ -69,7 +74,21 @@ async def upsert_client(registry: ClientRegistry, db_sessions: async_sessionmake
         row = await db.get(ClientRow, client_id)
         if row is not None:
             await db.delete(row)
-    await registry.add(client_id=client_id, **fields)
+    await registry.add(ClientMetadata(client_id=client_id, **fields))
+
+
+def demo_client_key(data_dir: Path) -> tuple[Path, dict[str, Any]]:
+    """The key-based demo client's private JWK, generated once (0600); returns its path and public JWK Set."""
+    path = data_dir / "demo-worker-key.json"
+    if path.exists():
+        private = json.loads(path.read_text())
+    else:
+        private = generate_client_key("ES256").as_dict(private=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(private, handle)
+    public = {name: value for name, value in private.items() if name != "d"}
+    return path, {"keys": [public]}
 
 
 def demo_password(data_dir: Path) -> str:
@@ -87,7 +106,7 @@ def demo_password(data_dir: Path) -> str:
 async def prepare_demo(settings: TokenServiceSettings) -> dict[str, str]:
     runtime = await open_runtime(settings, migrate_now=True)
     try:
-        clients = ClientRegistry(runtime.db_sessions, config_clients(settings.clients))
+        clients = ClientRegistry(runtime.db_sessions, config_clients(settings.clients), allow_private_urls=settings.allow_private_urls, clock=runtime.clock)
         machine_secret = generate_client_secret()
         # The machine client's secret is new at every start: only its hash is stored,
         # so a fresh one is the only way to print a working secret.
@@ -95,12 +114,24 @@ async def prepare_demo(settings: TokenServiceSettings) -> dict[str, str]:
             clients,
             runtime.db_sessions,
             MACHINE_CLIENT_ID,
-            secret_hash=hash_client_secret(machine_secret),
+            client_secret_hash=hash_client_secret(machine_secret),
             grant_types=["client_credentials"],
             scope="notes:read notes:write",
             audience=RESOURCE_API_URL,
         )
-        await upsert_client(clients, runtime.db_sessions, BROWSER_CLIENT_ID, secret_hash=None, **browser_client_fields(RESOURCE_API_URL))
+        key_path, public_jwks = demo_client_key(settings.data_dir)
+        # The same kind of machine client, proving itself with a key instead of a secret.
+        await upsert_client(
+            clients,
+            runtime.db_sessions,
+            KEY_CLIENT_ID,
+            token_endpoint_auth_method="private_key_jwt",
+            jwks=public_jwks,
+            grant_types=["client_credentials"],
+            scope="notes:read notes:write",
+            audience=RESOURCE_API_URL,
+        )
+        await upsert_client(clients, runtime.db_sessions, BROWSER_CLIENT_ID, **browser_client_fields(RESOURCE_API_URL))
         directory = UserDirectory.from_settings(runtime.db_sessions, settings)
         password = demo_password(settings.data_dir)
         existing = [u for u in await directory.list_users() if u.username == DEMO_USERNAME]
@@ -108,7 +139,7 @@ async def prepare_demo(settings: TokenServiceSettings) -> dict[str, str]:
             await directory.set_password(existing[0].id, password)
         else:
             await directory.add_local_user(DEMO_USERNAME, password, email="demo@example.com", name="Demo User")
-        return {"machine_secret": machine_secret, "password": password}
+        return {"machine_secret": machine_secret, "password": password, "key_path": str(key_path.resolve())}
     finally:
         await runtime.close()
 
@@ -136,6 +167,16 @@ def banner(settings: TokenServiceSettings, demo: dict[str, str]) -> str:
     TOKEN=$(curl -s -u {MACHINE_CLIENT_ID}:{demo['machine_secret']} -d grant_type=client_credentials {issuer}/token | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
     curl -s -H "Authorization: Bearer $TOKEN" {RESOURCE_API_URL}/notes
 
+  Key client      client_id={KEY_CLIENT_ID}  (private_key_jwt, no secret; key in {demo['key_path']})
+  From Python (`uv run python`, paste):
+    import asyncio, httpx
+    from shared import TokenClient
+    async def main():
+        tokens = TokenClient("{issuer}", "{KEY_CLIENT_ID}", private_key="{demo['key_path']}", scope="notes:read", resource="{RESOURCE_API_URL}")
+        async with httpx.AsyncClient(auth=tokens) as http:
+            print((await http.get("{RESOURCE_API_URL}/notes")).json())
+    asyncio.run(main())
+
   Data in {settings.data_dir.resolve()}/  ·  Ctrl-C stops both services
 """
 
@@ -162,7 +203,8 @@ async def _start(server: _Server, sock: socket.socket) -> asyncio.Task[None]:
 
 
 async def serve_both(settings: TokenServiceSettings, sockets: list[socket.socket], on_ready: Callable[[], None]) -> None:
-    token_server = _Server(uvicorn.Config(create_app(settings), log_level="warning", log_config=None))
+    # proxy_headers=False: uvicorn would otherwise let any loopback client choose its address by X-Forwarded-For.
+    token_server = _Server(uvicorn.Config(create_app(settings), log_level="warning", log_config=None, proxy_headers=False))
     resource_settings = ResourceApiSettings(
         issuer=settings.issuer,
         audience=RESOURCE_API_URL,

@@ -125,9 +125,12 @@ class PageError(Exception):
     itself went wrong (RFC 6749 §4.1.2.1: an unverified redirect URI is an open redirect).
     """
 
-    def __init__(self, title: str, message: str, *, status_code: int = 400, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, title: str, message: str, *, status_code: int = 400, headers: dict[str, str] | None = None, next_step: str | None = None
+    ) -> None:
         super().__init__(message)
         self.title = title
         self.message = message
         self.status_code = status_code
         self.headers = dict(headers or {})
+        self.next_step = next_step

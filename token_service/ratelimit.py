@@ -13,6 +13,7 @@ from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 
+from token_service.users.names import username_key
 
 
 class RateLimiter:
@@ -42,20 +43,27 @@ def parse_limit(text: str) -> RateLimitItem | None:
 
 
 class LoginLimits:
-    """Password attempts per client IP and per username (OWASP authentication guidance)."""
+    """Password attempts per client IP and per username (OWASP authentication guidance),
+    and sign-ins started per client IP (each holds store memory until it expires)."""
 
-    def __init__(self, limiter: RateLimiter, *, per_ip: str, per_username: str) -> None:
+    def __init__(self, limiter: RateLimiter, *, per_ip: str, per_username: str, per_start_ip: str) -> None:
         self._limiter = limiter
         self._per_ip = parse_limit(per_ip)
         self._per_user = parse_limit(per_username)
+        self._starts = parse_limit(per_start_ip)
 
     async def check_ip(self, ip: str) -> int | None:
         """Login starts at an upstream: per client IP only (no username is known yet)."""
         return await self._limiter.hit(self._per_ip, "login-ip", ip)
 
+    async def check_start(self, ip: str) -> int | None:
+        """A new pending sign-in (login transaction): each costs store memory until it expires."""
+        return await self._limiter.hit(self._starts, "login-start-ip", ip)
+
     async def check(self, ip: str, username: str) -> int | None:
         wait_ip = await self._limiter.hit(self._per_ip, "login-ip", ip)
-        wait_user = await self._limiter.hit(self._per_user, "login-user", username.lower())
+        # The key sign-in uses: every spelling of one account shares one bucket.
+        wait_user = await self._limiter.hit(self._per_user, "login-user", username_key(username))
         waits = [w for w in (wait_ip, wait_user) if w is not None]
         return max(waits) if waits else None
 

@@ -1,6 +1,7 @@
 """The lifecycle owner of a running token service: what is opened at start and closed at stop.
 
-The database engine, the ephemeral store, the outbound HTTP client and the signing keys,
+The database engine, the ephemeral store, the HTTP client for upstream logins, the
+SSRF-safe fetcher for client-supplied URLs (`outbound/`) and the signing keys,
 plus the two background tasks (key polling, backend monitor). It holds no request logic:
 the composition root (app.py) builds the narrow services from these resources once and
 hands each handler only the ones it names. Nothing is global, so tests can run several
@@ -15,7 +16,8 @@ from dataclasses import dataclass, field
 import httpx
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import NullPool
 
 from token_service.backends import BackendHealth
 from token_service.clock import Clock, system_clock
@@ -24,6 +26,7 @@ from token_service.db.engine import create_engine, session_factory
 from token_service.keys.current import CurrentKeys
 from token_service.keys.sealing import KeyDecryptionError, load_kek
 from token_service.keys.service import KeyService
+from token_service.outbound import OutboundFetcher
 from token_service.store import EphemeralStore, open_store
 from token_service.settings import ConfigurationError, TokenServiceSettings
 
@@ -37,17 +40,23 @@ class Runtime:
     db_sessions: async_sessionmaker[AsyncSession]
     store: EphemeralStore
     http_client: httpx.AsyncClient
+    outbound: OutboundFetcher
     keys: KeyService
     current_keys: CurrentKeys
     backends: BackendHealth = field(init=False)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _probe_engine: AsyncEngine | None = None
 
     def __post_init__(self) -> None:
         self.backends = BackendHealth(self.database_ready, self.store.ping)
 
     async def database_ready(self) -> bool:
+        # Its own unpooled connection: under load every pooled connection is busy, and a ping
+        # queued behind requests would time out with the database perfectly healthy.
+        if self._probe_engine is None:
+            self._probe_engine = create_async_engine(self.engine.url, poolclass=NullPool)
         try:
-            async with self.engine.connect() as connection:
+            async with self._probe_engine.connect() as connection:
                 await connection.execute(text("SELECT 1"))
             return True
         except Exception:
@@ -67,7 +76,10 @@ class Runtime:
                 pass
         await self.store.close()
         await self.http_client.aclose()
+        await self.outbound.aclose()
         await self.engine.dispose()
+        if self._probe_engine is not None:
+            await self._probe_engine.dispose()
 
 
 async def prepare_database(engine: AsyncEngine, settings: TokenServiceSettings, *, migrate_now: bool) -> None:
@@ -92,8 +104,9 @@ async def open_runtime(settings: TokenServiceSettings, *, migrate_now: bool = Fa
     kek = load_kek(settings)
     engine = create_engine(settings)
     db_sessions = session_factory(engine)
-    store = open_store(settings.redis_url, settings.redis_prefix)
+    store = open_store(settings.redis_url, settings.redis_prefix, memory_mb=settings.memory_store_mb)
     http_client = httpx.AsyncClient(timeout=10.0, follow_redirects=False)
+    outbound = OutboundFetcher()
     keys = KeyService.from_settings(db_sessions, kek, settings, clock=clock)
     try:
         runtime = Runtime(
@@ -102,6 +115,7 @@ async def open_runtime(settings: TokenServiceSettings, *, migrate_now: bool = Fa
             db_sessions=db_sessions,
             store=store,
             http_client=http_client,
+            outbound=outbound,
             keys=keys,
             current_keys=CurrentKeys(keys, clock),
         )
@@ -112,6 +126,7 @@ async def open_runtime(settings: TokenServiceSettings, *, migrate_now: bool = Fa
         await engine.dispose()
         await store.close()
         await http_client.aclose()
+        await outbound.aclose()
         if isinstance(exc, KeyDecryptionError):
             raise ConfigurationError(f"TOKEN_SERVICE_KEY_ENCRYPTION_KEY: {exc}") from None
         raise

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
+import socket
+from typing import Any
 
 import uvicorn
 from litestar import Litestar
+from uvicorn.supervisors import Multiprocess
 
 from token_service.app import create_app
+from token_service.http.read_deadlines import ServeConfig
 from token_service.observability.logging import configure_logging
 from token_service.runtime import open_runtime
 from token_service.settings import ConfigurationError, TokenServiceSettings, load_settings
@@ -44,22 +49,67 @@ def check_workers(settings: TokenServiceSettings, workers: int) -> None:
         )
 
 
+def server_config(settings: TokenServiceSettings, app: Any, *, host: str, port: int, workers: int, factory: bool = False) -> ServeConfig:
+    """The uvicorn configuration of `serve`: the limits a server facing the network needs."""
+    return ServeConfig(
+        app,
+        factory=factory,
+        host=host,
+        port=port,
+        workers=workers,
+        header_timeout=settings.http_header_timeout,
+        body_timeout=settings.http_body_timeout,
+        # uvicorn answers 503 beyond this many connections or running requests per worker.
+        limit_concurrency=settings.http_max_concurrency,
+        timeout_keep_alive=5,
+        # A worker answers the supervisor's health ping only once its imports are done; on
+        # a busy host that took over uvicorn's 5 s, and healthy workers were killed in a loop.
+        timeout_worker_healthcheck=30,
+        # Never rewrite the client address from X-Forwarded-For here: uvicorn would take the
+        # left-most entry, which the client writes. The app reads the header itself, from
+        # trusted proxies only (token_service.http.client_address).
+        proxy_headers=False,
+        log_level="info",
+        access_log=False,
+        log_config=None,
+        # No `server: uvicorn` banner: it tells an attacker the stack, and costs every response a header.
+        server_header=False,
+    )
+
+
+def bind(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        raise ConfigurationError(f"cannot listen on {host}:{port} ({exc.strerror}); choose another --port / TOKEN_SERVICE_METRICS_PORT") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def warn_about_uvicorn_proxy_setting() -> None:
+    if os.environ.get("FORWARDED_ALLOW_IPS"):
+        logging.getLogger("token_service").warning(
+            "FORWARDED_ALLOW_IPS is ignored: the token service reads X-Forwarded-For only from TOKEN_SERVICE_TRUSTED_PROXIES"
+        )
+
+
 def serve(settings: TokenServiceSettings, *, host: str | None, port: int | None, migrate_now: bool, workers: int | None = None) -> int:
     configure_logging(settings.log_format)
     count = workers if workers is not None else default_workers(settings)
     check_workers(settings, count)
+    warn_about_uvicorn_proxy_setting()
     asyncio.run(preflight(settings, migrate_now=migrate_now))
-    options = {
-        "host": host or settings.host,
-        "port": port or settings.port,
-        "log_level": "info",
-        "access_log": False,
-        "log_config": None,
-        # No `server: uvicorn` banner: it tells an attacker the stack, and costs every response a header.
-        "server_header": False,
-    }
+    listen_host, listen_port = host or settings.host, port or settings.port
+    sockets = [bind(listen_host, listen_port)]
+    if settings.metrics_port is not None:
+        # Same processes, same app, its own socket: the app answers /metrics only there.
+        sockets.append(bind(listen_host, settings.metrics_port))
     if count == 1:
-        uvicorn.run(create_app(settings), **options)  # type: ignore[arg-type]
+        config = server_config(settings, create_app(settings), host=listen_host, port=listen_port, workers=1)
+        uvicorn.Server(config).run(sockets=sockets)
     else:
-        uvicorn.run("token_service.serve:worker_app", factory=True, workers=count, **options)  # type: ignore[arg-type]
+        config = server_config(settings, "token_service.serve:worker_app", host=listen_host, port=listen_port, workers=count, factory=True)
+        Multiprocess(config, sockets=sockets).run()
     return 0

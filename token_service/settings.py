@@ -5,127 +5,63 @@ variables and an optional TOML file named by `TOKEN_SERVICE_CONFIG`; the environ
 wins over the file. Every invalid value becomes a `ConfigurationError` whose message
 names the variable and the fix, so a misnamed or missing variable stops start-up
 instead of surfacing later as an unexplained 401.
+
+A new setting is one field below, with its default, bounds and `description` (the
+README's configuration reference is generated from it); `TOKEN_SERVICE_<NAME>` and the
+TOML key `<name>` then work, and unknown-name detection knows it.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import difflib
-import ipaddress
-import os
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from token_service.keys.lifecycle import KeyTimings
+from token_service.configuration.errors import ConfigurationError
+from token_service.configuration.key_timings import KeyTimings
+from token_service.configuration.messages import describe_errors, unknown_variables
+from token_service.configuration.sources import (
+    CONFIG_ENV,
+    ENV_PREFIX,
+    EnvironmentSource,
+    config_path,
+    current_environment,
+    read_config_file,
+    reading,
+    toml_file_source,
+)
+from token_service.configuration.tables import ClientConfig, GrantType, UpstreamConfig
+from token_service.configuration.values import decode_kek, is_loopback_host, validate_issuer_url
+from token_service.configuration.branding import DEFAULT_ACCENT_COLOR, DEFAULT_BRAND_NAME, AccentColor, BrandName, LogoUrl
+from token_service.http.client_address import TrustedProxies
 
-ENV_PREFIX = "TOKEN_SERVICE_"
-CONFIG_ENV = "TOKEN_SERVICE_CONFIG"
+__all__ = [
+    "CONFIG_ENV",
+    "DEFAULT_DATA_DIR",
+    "ENV_PREFIX",
+    "ClientConfig",
+    "ConfigurationError",
+    "GrantType",
+    "TokenServiceSettings",
+    "UpstreamConfig",
+    "decode_kek",
+    "is_loopback_host",
+    "load_settings",
+    "read_config_file",
+    "validate_issuer_url",
+]
+
 DEFAULT_DATA_DIR = Path(".token-service")
 
 
-class ConfigurationError(Exception):
-    """Start-up cannot continue; the message names the setting and the fix (exit 2)."""
-
-
-def is_loopback_host(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def validate_issuer_url(value: str) -> str:
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(
-            f"{value!r} is not an absolute http(s) URL; set it to the base URL clients use, e.g. https://auth.example.com"
-        )
-    if parts.query or parts.fragment:
-        raise ValueError(f"{value!r} has a query or fragment, which an issuer must not have (OpenID Connect Discovery §3)")
-    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
-        raise ValueError(
-            f"{value!r} uses http on a non-loopback host; tokens and codes would cross the network in clear text. "
-            "Use https (behind your TLS proxy), or http://127.0.0.1:PORT for local development"
-        )
-    return value
-
-
-class UpstreamConfig(BaseModel):
-    """A login provider (`[[upstreams]]` in the TOML file)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")
-    kind: Literal["oidc", "github", "password"]
-    display_name: str | None = None
-    issuer: str | None = None
-    client_id: str | None = None
-    client_secret: SecretStr | None = None
-    scopes: list[str] = Field(default_factory=lambda: ["openid", "email", "profile"])
-    algorithms: list[str] = Field(default_factory=lambda: ["RS256", "ES256", "PS256", "EdDSA"])
-    # GitHub endpoints are settings so tests can point them at a local stand-in.
-    authorize_url: str | None = None
-    token_url: str | None = None
-    api_url: str | None = None
-    verifies_email: bool = False
-
-    @model_validator(mode="after")
-    def _check_kind_fields(self) -> UpstreamConfig:
-        if self.kind == "oidc" and not (self.issuer and self.client_id):
-            raise ValueError(f"upstream {self.name!r} (kind oidc) needs `issuer` and `client_id`")
-        if self.kind == "github" and not (self.client_id and self.client_secret):
-            raise ValueError(f"upstream {self.name!r} (kind github) needs `client_id` and `client_secret`")
-        if self.kind == "oidc" and self.issuer:
-            validate_issuer_url(self.issuer)
-        for alg in self.algorithms:
-            if alg.lower() == "none" or alg.upper().startswith("HS"):
-                raise ValueError(f"upstream {self.name!r}: algorithm {alg!r} is not allowed for ID tokens (RFC 8725 §3.1)")
-        return self
-
-
-GrantType = Literal["client_credentials", "authorization_code", "refresh_token"]
-
-
-class ClientConfig(BaseModel):
-    """A client declared in the TOML file (`[[clients]]`); same fields as `clients add`."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    client_id: str = Field(min_length=1, max_length=200)
-    client_secret: SecretStr | None = None
-    client_secret_hash: str | None = None
-    grant_types: list[GrantType] = Field(default_factory=lambda: list[GrantType](["client_credentials"]))
-    scope: str = ""
-    audience: str | None = None
-    resources: list[str] = Field(default_factory=list)
-    redirect_uris: list[str] = Field(default_factory=list)
-    post_logout_redirect_uris: list[str] = Field(default_factory=list)
-    public: bool = False
-    first_party: bool = False
-
-    @model_validator(mode="after")
-    def _check_secret(self) -> ClientConfig:
-        if self.public and (self.client_secret or self.client_secret_hash):
-            raise ValueError(f"client {self.client_id!r} is public and must not have a secret")
-        if not self.public and not (self.client_secret or self.client_secret_hash):
-            raise ValueError(f"client {self.client_id!r} is confidential: give `client_secret` or `client_secret_hash`")
-        if self.client_secret is not None and len(self.client_secret.get_secret_value()) < 32:
-            raise ValueError(f"client {self.client_id!r}: client_secret must be at least 32 characters")
-        return self
-
-
-class TokenServiceSettings(BaseModel):
-    # Built by `load_settings` from an explicit environment mapping and the TOML file,
-    # so nothing is read at import time and tests can pass their own environment.
-    model_config = ConfigDict(extra="forbid", validate_default=True, frozen=True)
+class TokenServiceSettings(BaseSettings):
+    # Built by `load_settings` (sources: init arguments, environment, TOML file), so
+    # nothing is read at import time and tests can pass their own environment.
+    model_config = SettingsConfigDict(extra="forbid", validate_default=True, frozen=True)
 
     issuer: str = Field("http://127.0.0.1:8000", description="Exact `iss` of every token and the base of every endpoint URL; scheme, host and port only (no path).")
     data_dir: Path = Field(DEFAULT_DATA_DIR, description="Where the embedded SQLite database and generated key-encryption key live.")
@@ -167,9 +103,44 @@ class TokenServiceSettings(BaseModel):
     login_rate_limit_ip: str = Field("30/minute", description="Password attempts allowed per client IP (`limits` syntax; empty disables).")
     login_rate_limit_username: str = Field("10 per 5 minutes", description="Password attempts allowed per username.")
     token_rate_limit: str = Field("", description="Token requests allowed per client, e.g. `100/second` (empty: no limit).")
+    login_start_rate_limit_ip: str = Field(
+        "120/minute",
+        description="Sign-ins started per client IP: `/authorize` requests that open a login or consent page (empty disables).",
+    )
+    trusted_proxies: str = Field(
+        "",
+        description="Comma-separated addresses or CIDRs of your reverse proxies. Only from these is `X-Forwarded-For` "
+        "read (its right-most untrusted address is the client); empty = the header is ignored. Never `*`.",
+    )
+    memory_store_mb: int = Field(
+        256, ge=1, le=65536, description="Memory cap of the in-process store (no Redis), MiB: half for browser sessions, "
+        "a quarter for pending sign-ins, a quarter for codes and the rest.",
+    )
+    metrics_port: int | None = Field(
+        None, ge=1, le=65535, description="Serve `/metrics` only on this port (same host) and not on the main port; "
+        "unset = `/metrics` on the main port. Set it whenever a proxy forwards the main port.",
+    )
+    http_header_timeout: float = Field(
+        10.0, gt=0, le=300, description="`serve` closes a connection whose request line and headers take longer than this, seconds."
+    )
+    http_body_timeout: float = Field(30.0, gt=0, le=3600, description="`serve` closes a connection whose request body takes longer than this, seconds.")
+    http_max_concurrency: int = Field(
+        1000, ge=1, description="`serve` answers 503 beyond this many open connections or running requests per worker."
+    )
     host: str = Field("127.0.0.1", description="Interface `serve` listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port `serve` listens on.")
+    allow_private_urls: bool = Field(
+        False,
+        description="Let the service fetch client `jwks_uri` (and client metadata documents) from loopback/private "
+        "addresses and over plain http. For development only (`dev` sets it); never with untrusted clients.",
+    )
     log_format: Literal["json", "console"] = Field("json", description="`json` for production, `console` for people.")
+    brand_name: BrandName = Field(DEFAULT_BRAND_NAME, description="Product name on the sign-in, consent and error pages.")
+    brand_logo_url: LogoUrl = Field(None, description="Logo shown above the product name: an https URL (http only on loopback); unset = no logo.")
+    brand_accent_color: AccentColor = Field(
+        DEFAULT_ACCENT_COLOR,
+        description="Colour of buttons and links, `#rrggbb`; a colour under 4.5:1 contrast on white is darkened until it reaches it.",
+    )
     clients: list[ClientConfig] = Field(default_factory=list, description="Clients declared in the TOML file.")
     upstreams: list[UpstreamConfig] = Field(default_factory=list, description="Login providers, TOML file only.")
 
@@ -186,7 +157,7 @@ class TokenServiceSettings(BaseModel):
             )
         return value
 
-    @field_validator("login_rate_limit_ip", "login_rate_limit_username", "token_rate_limit")
+    @field_validator("login_rate_limit_ip", "login_rate_limit_username", "token_rate_limit", "login_start_rate_limit_ip")
     @classmethod
     def _rate_limit(cls, value: str) -> str:
         from limits import parse
@@ -196,6 +167,12 @@ class TokenServiceSettings(BaseModel):
                 parse(value)
             except ValueError:
                 raise ValueError(f"{value!r} is not a rate limit; write it like `30/minute` or `10 per 5 minutes`") from None
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _trusted_proxies(cls, value: str) -> str:
+        TrustedProxies.parse(value)
         return value
 
     @field_validator("database_url")
@@ -231,9 +208,17 @@ class TokenServiceSettings(BaseModel):
                 "TOKEN_SERVICE_KEY_ENCRYPTION_KEY is required with PostgreSQL: set it to 32 random bytes "
                 "in base64url (create one with `token-service keys new-kek`) and keep it out of the database backups"
             )
+        for client in self.clients:
+            problem = client.jwks_uri_problem(allow_private=self.allow_private_urls)
+            if problem is not None:
+                raise ValueError(f"[[clients]] {client.client_id!r}: {problem.text}")
         ids = [c.client_id for c in self.clients]
         if len(ids) != len(set(ids)):
             raise ValueError("two [[clients]] entries share a client_id")
+        if self.metrics_port is not None and self.metrics_port == self.port:
+            raise ValueError(
+                f"TOKEN_SERVICE_METRICS_PORT equals TOKEN_SERVICE_PORT ({self.port}); give metrics their own port, or unset it"
+            )
         names = [u.name for u in self.upstreams]
         if len(names) != len(set(names)):
             raise ValueError("two [[upstreams]] entries share a name")
@@ -245,6 +230,19 @@ class TokenServiceSettings(BaseModel):
         if problems:
             raise ValueError("\n  ".join(problems))
         return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        environ = current_environment()
+        # Earlier sources win: arguments, then the environment, then the file.
+        return init_settings, EnvironmentSource(settings_cls, environ), toml_file_source(settings_cls, environ)
 
     @property
     def uses_postgres(self) -> bool:
@@ -266,98 +264,18 @@ class TokenServiceSettings(BaseModel):
         return self.issuer.rstrip("/") + path
 
 
-def decode_kek(text: str) -> bytes:
-    try:
-        raw = base64.urlsafe_b64decode(text.strip() + "=" * (-len(text.strip()) % 4))
-    except (binascii.Error, ValueError):
-        raise ValueError("key_encryption_key is not valid base64url; create one with `token-service keys new-kek`") from None
-    if len(raw) != 32:
-        raise ValueError(f"key_encryption_key decodes to {len(raw)} bytes, expected 32; create one with `token-service keys new-kek`")
-    return raw
-
-
-def _variable(loc: tuple[int | str, ...], config_path: str | None) -> str:
-    if not loc:
-        return "configuration"
-    head = str(loc[0])
-    if head in ("clients", "upstreams"):
-        where = f"[[{head}]] #{int(loc[1]) + 1}" if len(loc) > 1 and isinstance(loc[1], int) else f"[[{head}]]"
-        rest = ".".join(str(p) for p in loc[2:])
-        return f"{where}{' ' + rest if rest else ''} in {config_path or 'the config file'}"
-    return f"{ENV_PREFIX}{head.upper()}" + (f" (or `{head}` in {config_path})" if config_path else "")
-
-
-def _format_errors(error: ValidationError, config_path: str | None) -> str:
-    lines = []
-    for item in error.errors():
-        loc = tuple(item["loc"])
-        message = str(item["msg"]).removeprefix("Value error, ")
-        if item["type"] == "extra_forbidden":
-            message = f"unknown setting {loc[-1]!r}"
-            known = list(TokenServiceSettings.model_fields) if len(loc) == 1 else []
-            close = difflib.get_close_matches(str(loc[-1]), known, n=1)
-            if close:
-                message += f"; did you mean {close[0]!r}?"
-        if not loc:
-            lines.append(message)
-        else:
-            lines.append(f"{_variable(loc, config_path)}: {message}")
-    return "invalid configuration:\n  " + "\n  ".join(lines)
-
-
-def _unknown_env(environ: Mapping[str, str]) -> list[str]:
-    toml_only = {"clients", "upstreams"}
-    known = {f"{ENV_PREFIX}{name.upper()}" for name in TokenServiceSettings.model_fields if name not in toml_only}
-    known.add(CONFIG_ENV)
-    problems = []
-    for name in sorted(environ):
-        if name.startswith(ENV_PREFIX) and name not in known:
-            close = difflib.get_close_matches(name, sorted(known), n=1)
-            hint = f"; did you mean {close[0]}?" if close else ""
-            problems.append(f"{name}: not a setting of the token service{hint} (it would be ignored silently)")
-    return problems
-
-
-def read_config_file(path: str) -> dict[str, Any]:
-    try:
-        with open(path, "rb") as handle:
-            data = tomllib.load(handle)
-    except OSError as exc:
-        raise ConfigurationError(
-            f"invalid configuration:\n  {CONFIG_ENV}: cannot read {path!r} ({exc.strerror}); fix the path or unset {CONFIG_ENV}"
-        ) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigurationError(f"invalid configuration:\n  {CONFIG_ENV}: {path!r} is not valid TOML: {exc}") from None
-    return data
-
-
 def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> TokenServiceSettings:
-    """Validate the whole configuration or raise `ConfigurationError` listing every problem."""
-    env = dict(os.environ if environ is None else environ)
-    problems = _unknown_env(env)
-    config_path = env.get(CONFIG_ENV) or None
-    file_data = read_config_file(config_path) if config_path else {}
-    # Environment beats the file: drop file keys that the environment sets.
-    for name in list(file_data):
-        if f"{ENV_PREFIX}{name.upper()}" in env:
-            del file_data[name]
-    try:
-        settings = _build(env, file_data)
-        if overrides:
-            settings = TokenServiceSettings(**{**settings.model_dump(), **overrides})
-    except ValidationError as exc:
-        text = _format_errors(exc, config_path)
-        if problems:
-            text += "\n  " + "\n  ".join(problems)
-        raise ConfigurationError(text) from None
+    """Validate the whole configuration or raise `ConfigurationError` listing every problem.
+
+    `environ` replaces os.environ (tests, tools); `overrides` win over both sources.
+    """
+    with reading(environ) as env:
+        problems = unknown_variables(env, TokenServiceSettings.model_fields)
+        try:
+            settings = TokenServiceSettings(**overrides)
+        except ValidationError as exc:
+            lines = describe_errors(exc, config_path(env), TokenServiceSettings.model_fields) + problems
+            raise ConfigurationError("invalid configuration:\n  " + "\n  ".join(lines)) from None
     if problems:
         raise ConfigurationError("invalid configuration:\n  " + "\n  ".join(problems))
     return settings
-
-
-def _build(env: Mapping[str, str], data: dict[str, Any]) -> TokenServiceSettings:
-    for name in TokenServiceSettings.model_fields:
-        value = env.get(f"{ENV_PREFIX}{name.upper()}")
-        if value is not None and name not in ("clients", "upstreams"):
-            data[name] = value
-    return TokenServiceSettings(**data)

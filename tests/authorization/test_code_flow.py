@@ -10,8 +10,8 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-from tests.authorization.conftest import API, PASSWORD, REDIRECT_URI, LoginSetup
 from tests.support.browser import Browser, pkce_pair
+from tests.support.password_login import API, PASSWORD, REDIRECT_URI, LoginSetup
 from tests.support.token_service import decode_segment
 from token_service.tokens.id_token import at_hash
 

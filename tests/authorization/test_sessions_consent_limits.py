@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.authorization.conftest import API, PASSWORD, REDIRECT_URI, LoginSetup, password_settings
 from tests.support.browser import Browser, add_user, hidden_fields, pkce_pair
+from tests.support.password_login import API, PASSWORD, REDIRECT_URI, LoginSetup, password_settings
 from tests.support.token_service import RunningTokenService, running_token_service
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)

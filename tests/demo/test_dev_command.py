@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import textwrap
 import threading
 import time
 from collections.abc import Iterator
@@ -120,9 +121,9 @@ def dev(tmp_path: Path) -> Iterator[tuple[DevProcess, Path]]:
         process.close()
 
 
-def printed_commands(banner: list[str]) -> str:
-    """The lines under "Try it:", exactly as printed, up to the blank line that ends them."""
-    start = next(i for i, line in enumerate(banner) if line.strip() == "Try it:") + 1
+def printed_commands(banner: list[str], heading: str = "Try it:") -> str:
+    """The lines under `heading`, exactly as printed, up to the blank line that ends them."""
+    start = next(i for i, line in enumerate(banner) if line.strip().startswith(heading)) + 1
     commands: list[str] = []
     for line in banner[start:]:
         if not line.strip():
@@ -142,6 +143,13 @@ def test_dev_serves_both_and_the_printed_curl_works_then_ctrl_c_stops_cleanly(de
     result = subprocess.run(["bash", "-c", commands], capture_output=True, text=True, timeout=60, cwd=workdir)
     assert result.returncode == 0, result.stderr
     assert isinstance(json.loads(result.stdout), list), result.stdout
+
+    # The key-based client: the printed Python snippet, pasted as printed, lists the notes too.
+    snippet = textwrap.dedent(printed_commands(banner, "From Python"))
+    assert "TokenClient" in snippet and "client_secret" not in snippet
+    result = subprocess.run([sys.executable, "-c", snippet], capture_output=True, text=True, timeout=60, cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("["), result.stdout
 
     process.process.send_signal(signal.SIGINT)
     try:

@@ -90,3 +90,51 @@ def test_dockerfile_runtime_stage_runs_as_non_root() -> None:
 def test_final_stage_user_sees_only_the_last_stage() -> None:
     assert final_stage_user("FROM a AS b\nUSER app\nFROM c\nRUN x\n") is None
     assert final_stage_user("FROM a AS b\nFROM c\nUSER 10001:10001\n") == "10001:10001"
+
+
+def test_replicas_trust_forwarded_for_from_the_proxy_alone(compose: dict[str, Any]) -> None:
+    import ipaddress
+
+    from token_service.http.client_address import TrustedProxies
+
+    everything = "\n".join(all_strings(compose))
+    # uvicorn's own setting would trust whatever the client writes (left-most entry); it is
+    # ignored by `serve` now, and must not suggest otherwise here.
+    assert "FORWARDED_ALLOW_IPS" not in everything
+    proxy_address = ipaddress.ip_address(compose["services"]["proxy"]["networks"]["default"]["ipv4_address"])
+    subnet = ipaddress.ip_network(compose["networks"]["default"]["ipam"]["config"][0]["subnet"])
+    assert proxy_address in subnet
+    for name in REPLICAS:
+        setting = compose["services"][name]["environment"]["TOKEN_SERVICE_TRUSTED_PROXIES"]
+        trusted = TrustedProxies.parse(setting)
+        assert trusted.trusts(proxy_address), f"{name} does not trust the proxy at {proxy_address}"
+        # Only the proxy: another container on the network (the database, a compromised
+        # API) must not be able to speak for clients.
+        assert all(network.num_addresses == 1 for network in trusted.networks), f"{name} trusts a whole range: {setting}"
+
+
+def test_metrics_are_not_reachable_through_the_proxy(compose: dict[str, Any]) -> None:
+    config = "\n".join(line.split("#")[0] for line in (ROOT / "deploy" / "nginx.conf").read_text().splitlines())
+    ports = {int(compose["services"][name]["environment"]["TOKEN_SERVICE_METRICS_PORT"]) for name in REPLICAS}
+    assert len(ports) == 1 and 8000 not in ports
+    (metrics_port,) = ports
+    # nginx forwards to the replicas' main port only, and answers /metrics itself.
+    forwarded = set(re.findall(r"server\s+[\w.-]+:(\d+)", config))
+    assert forwarded == {"8000"}, forwarded
+    assert str(metrics_port) not in config
+    assert re.search(r"location\s*=\s*/metrics\s*\{\s*return 404;\s*\}", config)
+    # Neither the replicas nor the proxy publish the metrics port to the host.
+    for name, service in compose["services"].items():
+        for mapping in service.get("ports", []):
+            assert not str(mapping).endswith(f":{metrics_port}"), f"{name} publishes the metrics port"
+    # The TOKEN_SERVICE_TRUSTED_PROXIES / METRICS_PORT values are real settings that parse.
+    for name in REPLICAS:
+        environment = compose["services"][name]["environment"]
+        TokenServiceSettings(trusted_proxies=environment["TOKEN_SERVICE_TRUSTED_PROXIES"], metrics_port=environment["TOKEN_SERVICE_METRICS_PORT"])
+
+
+def test_the_proxy_cuts_off_slow_clients() -> None:
+    config = (ROOT / "deploy" / "nginx.conf").read_text()
+    for directive in ("client_header_timeout", "client_body_timeout"):
+        match = re.search(rf"^\s*{directive}\s+(\d+)s;", config, re.MULTILINE)
+        assert match and int(match.group(1)) <= 30, f"nginx.conf: {directive} missing or over 30 s"

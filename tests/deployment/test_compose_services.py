@@ -33,6 +33,12 @@ from tests.support.backends import PG_HOST, PG_PORT, PG_USER, REDIS_URL, Postgre
 from tests.support.live_server import free_port
 from tests.support.tcp_proxy import TcpProxy
 
+# Each replica starts its workers as `serve` does in the container (one per CPU with
+# Redis); each worker imports the whole service first. On a machine shared with other
+# test runs that took well over a minute, so the wait and the module's timeout allow it.
+START_LIMIT_SECONDS = 150
+pytestmark = pytest.mark.timeout(600)
+
 VENV_BIN = ROOT / ".venv" / "bin"
 
 
@@ -112,7 +118,7 @@ class Process:
     def log_tail(self) -> str:
         return self.log.read_text(errors="replace")[-3000:]
 
-    def wait_for(self, path: str, status: int = 200, timeout: float = 40) -> None:
+    def wait_for(self, path: str, status: int = 200, timeout: float = START_LIMIT_SECONDS) -> None:
         deadline = time.monotonic() + timeout
         last = "no answer"
         while time.monotonic() < deadline:
@@ -181,6 +187,9 @@ def deployment(tmp_path_factory: pytest.TempPathFactory, postgres_databases: Pos
         if name.startswith("token-service"):
             env["TOKEN_SERVICE_REDIS_PREFIX"] = prefix
         environments[name] = env
+        if "TOKEN_SERVICE_METRICS_PORT" in env:
+            # Each container has its own 9100; here the replicas share one host.
+            env = {**env, "TOKEN_SERVICE_METRICS_PORT": str(free_port())}
         log = tmp_path / f"{name}.log"
         (tmp_path / name).mkdir(exist_ok=True)
         popen = subprocess.Popen(local_command(service["command"], port), env=env, cwd=tmp_path / name, stdout=log.open("wb"), stderr=subprocess.STDOUT)

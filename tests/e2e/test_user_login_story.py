@@ -22,9 +22,8 @@ from joserfc.jwk import KeySet
 
 from resource_api.app import create_app as create_resource_app
 from resource_api.settings import ResourceApiSettings
-from tests.e2e.test_machine_client_story import wait_ready
 from tests.support.browser import Browser, add_user, hidden_fields
-from tests.support.live_server import free_port, live_server
+from tests.support.live_server import free_port, live_server, wait_ready
 from tests.support.token_service import running_token_service
 
 REDIRECT_URI = "http://127.0.0.1:9999/callback"
@@ -87,15 +86,10 @@ def follow(browser: Browser, response: httpx.Response) -> httpx.Response | str:
     return browser.follow(response, REDIRECT_URI, limit=15)
 
 
-def test_upstream_login_creates_the_user_and_a_client_library_completes_the_flow(chain: dict[str, Any]) -> None:
+def sign_in_through_the_upstream(chain: dict[str, Any], oauth: OAuth2Client, *, expect_consent: bool) -> tuple[dict[str, Any], str]:
+    """One sign-in in a fresh browser (no session anywhere): our /authorize, the upstream's
+    password form, back to us, then the code for tokens. Returns the tokens and the nonce."""
     service = chain["service"]
-    oauth = OAuth2Client(
-        chain["client_id"],
-        chain["client_secret"],
-        scope="openid profile email offline_access notes:read notes:write",
-        redirect_uri=REDIRECT_URI,
-        code_challenge_method="S256",
-    )
     verifier = generate_token(64)
     nonce = secrets.token_urlsafe(16)
     url, state = oauth.create_authorization_url(f"{service.url}/authorize", code_verifier=verifier, nonce=nonce)
@@ -107,16 +101,31 @@ def test_upstream_login_creates_the_user_and_a_client_library_completes_the_flow
         assert isinstance(upstream_login, httpx.Response) and upstream_login.url.host == "localhost"
         assert "Sign in" in upstream_login.text
         form = {**hidden_fields(upstream_login.text), "username": "carol", "password": PASSWORD}
-        consent = follow(browser, browser.http.post(str(upstream_login.url.join("/login/password")), data=form))
-        # Back at our service: a third-party client asks for consent.
-        assert isinstance(consent, httpx.Response) and "Allow access?" in consent.text
-        assert consent.url.host == "127.0.0.1"
-        callback = browser.consent(consent, "allow", REDIRECT_URI)
-        assert isinstance(callback, str)
+        back = follow(browser, browser.http.post(str(upstream_login.url.join("/login/password")), data=form))
+        if expect_consent:
+            # Back at our service: a third-party client asks for consent.
+            assert isinstance(back, httpx.Response) and "Allow access?" in back.text
+            assert back.url.host == "127.0.0.1"
+            back = browser.consent(back, "allow", REDIRECT_URI)
+        # Without consent to ask (it was given before), straight back to the client.
+        assert isinstance(back, str), back
     finally:
         browser.close()
 
-    token = oauth.fetch_token(f"{service.url}/token", authorization_response=callback, code_verifier=verifier, state=state)
+    token = oauth.fetch_token(f"{service.url}/token", authorization_response=back, code_verifier=verifier, state=state)
+    return dict(token), nonce
+
+
+def test_upstream_login_creates_the_user_and_a_client_library_completes_the_flow(chain: dict[str, Any]) -> None:
+    service = chain["service"]
+    oauth = OAuth2Client(
+        chain["client_id"],
+        chain["client_secret"],
+        scope="openid profile email offline_access notes:read notes:write",
+        redirect_uri=REDIRECT_URI,
+        code_challenge_method="S256",
+    )
+    token, nonce = sign_in_through_the_upstream(chain, oauth, expect_consent=True)
     keys = KeySet.import_key_set(httpx.get(f"{service.url}/jwks.json").json())
     id_token = jwt.decode(token["id_token"], keys, algorithms=["RS256"]).claims
     assert id_token["iss"] == service.url and id_token["aud"] == chain["client_id"] and id_token["nonce"] == nonce
@@ -131,6 +140,15 @@ def test_upstream_login_creates_the_user_and_a_client_library_completes_the_flow
     me = httpx.get(f"{chain['api']}/me", headers=headers).json()
     assert me["sub"] == id_token["sub"]
 
-    # Signing in again through the upstream keeps the same user (identity keyed by upstream + subject).
+    # Refreshing keeps the user.
     refreshed = oauth.refresh_token(f"{service.url}/token", refresh_token=token["refresh_token"])
     assert jwt.decode(refreshed["access_token"], keys, algorithms=["RS256"]).claims["sub"] == id_token["sub"]
+
+    # Signing in again through the upstream, from a new browser, finds the same user
+    # (identity keyed by upstream + upstream subject) and the notes it wrote.
+    again, again_nonce = sign_in_through_the_upstream(chain, oauth, expect_consent=False)
+    id_token_again = jwt.decode(again["id_token"], keys, algorithms=["RS256"]).claims
+    assert id_token_again["nonce"] == again_nonce
+    assert id_token_again["sub"] == id_token["sub"]
+    notes = httpx.get(f"{chain['api']}/notes", headers={"Authorization": f"Bearer {again['access_token']}"})
+    assert notes.status_code == 200 and [n["text"] for n in notes.json()] == ["from corp"], notes.text

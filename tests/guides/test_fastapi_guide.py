@@ -78,3 +78,24 @@ def test_token_for_another_api_is_401(token_service: RunningTokenService, api_ur
     response = httpx.get(f"{api_url}/reports", headers={"Authorization": f"Bearer {access}"})
     assert response.status_code == 401
     assert "audience" in response.headers["www-authenticate"]
+
+
+def test_calling_another_api_with_a_key_as_the_guide_shows(token_service: RunningTokenService, api_url: str, tmp_path: Path) -> None:
+    import asyncio
+    import json
+
+    from tests.support.client_keys import new_key, public_jwks
+
+    key = new_key("ES256")
+    key_file = tmp_path / "worker.jwk"
+    key_file.write_text(json.dumps(key.as_dict(private=True)))
+    client_id, _ = token_service.add_client(
+        token_endpoint_auth_method="private_key_jwt", jwks=public_jwks(key), scope="reports:read", audience=api_url
+    )
+    reports = asyncio.run(example("calling_api").list_reports(token_service.url, client_id, str(key_file), api_url))
+    assert reports == {"owner": client_id, "reports": []}
+
+
+def test_the_guide_shows_the_tested_file() -> None:
+    guide = (EXAMPLES.parent / "resource-server-python.md").read_text()
+    assert (EXAMPLES / "calling_api.py").read_text() in guide

@@ -23,6 +23,7 @@ from resource_api.app import create_app as create_resource_app
 from resource_api.settings import ResourceApiSettings
 from tests.support.backends import in_ci
 from tests.support.browser import Browser, add_user
+from tests.support.client_keys import new_key, public_jwks
 from tests.support.live_server import free_port, live_server
 from tests.support.token_service import issuer_settings, running_token_service
 
@@ -62,26 +63,33 @@ class Flow:
         return dict(json.loads(done.stdout))
 
 
-@pytest.fixture
-def setup(make_settings: Any, tmp_path: Path) -> Iterator[tuple[Flow, str, str]]:
+@pytest.fixture(params=["private_key_jwt", "client_secret_basic"])
+def setup(request: pytest.FixtureRequest, make_settings: Any, tmp_path: Path) -> Iterator[tuple[Flow, str, str]]:
     node = require_node()
     settings = issuer_settings(make_settings, upstreams=[{"name": "local", "kind": "password"}])
     api_port = free_port()
     api_url = f"http://127.0.0.1:{api_port}"
     with running_token_service(settings) as service:
         # What `token-service clients add --grant authorization_code --grant refresh_token
-        # --redirect-uri ... --scope ... --audience ...` registers (a confidential client:
-        # Auth.js keeps the secret on the Next.js server).
+        # --redirect-uri ... --scope ... --audience ... [--auth private_key_jwt --jwks-file F]`
+        # registers: a confidential client whose key (or secret) stays on the Next.js server.
+        credentials: dict[str, str] = {}
+        fields: dict[str, Any] = {}
+        if request.param == "private_key_jwt":
+            key = new_key("ES256")
+            key_file = tmp_path / "nextjs-client.jwk"
+            key_file.write_text(json.dumps(key.as_dict(private=True)))
+            fields = {"token_endpoint_auth_method": "private_key_jwt", "jwks": public_jwks(key)}
+            credentials["CLIENT_KEY_FILE"] = str(key_file)
         client_id, secret = service.add_client(
-            grant_types=["authorization_code", "refresh_token"],
-            redirect_uris=[REDIRECT_URI],
-            scope=SCOPE,
-            audience=api_url,
+            grant_types=["authorization_code", "refresh_token"], redirect_uris=[REDIRECT_URI], scope=SCOPE, audience=api_url, **fields
         )
+        if secret is not None:
+            credentials["CLIENT_SECRET"] = secret
         user_id = add_user(settings, "alice", PASSWORD, email="alice@example.com", name="Alice")
         api_settings = ResourceApiSettings(issuer=service.url, audience=api_url, database_url=f"sqlite+aiosqlite:///{tmp_path}/notes.db")
         with live_server(create_resource_app(api_settings), port=api_port):
-            env = {"ISSUER": service.url, "CLIENT_ID": client_id, "CLIENT_SECRET": secret or "", "REDIRECT_URI": REDIRECT_URI, "SCOPE": SCOPE}
+            env = {"ISSUER": service.url, "CLIENT_ID": client_id, "REDIRECT_URI": REDIRECT_URI, "SCOPE": SCOPE, **credentials}
             yield Flow(node, env), user_id, api_url
 
 

@@ -3,7 +3,6 @@ token's kid was in a JWKS published before the token was issued."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -12,29 +11,12 @@ import pytest
 from benchmarks.rotation_under_load import ROTATION_SETTINGS, run_scenario
 from resource_api.app import create_app as create_resource_app
 from resource_api.settings import ResourceApiSettings
-from tests.e2e.test_machine_client_story import wait_ready
 from tests.support.backends import delete_redis_prefix, redis_prefix, require_service
-from tests.support.live_server import free_port, live_server
+from tests.support.key_rotation import planned_rotation
+from tests.support.live_server import free_port, live_server, wait_ready
 from tests.support.token_service import issuer_settings, running_token_service
-from token_service.db.engine import create_engine, session_factory
-from token_service.keys.sealing import load_kek
-from token_service.keys.service import KeyService
-from token_service.settings import TokenServiceSettings
 
 pytestmark = pytest.mark.parametrize("backend", ["postgres"], indirect=True)
-
-
-def planned_rotation(settings: TokenServiceSettings) -> None:
-    """What `token-service keys rotate` does, against the service's database."""
-
-    async def run() -> None:
-        engine = create_engine(settings)
-        try:
-            await KeyService.from_settings(session_factory(engine), load_kek(settings), settings).rotate(activate_now=False)
-        finally:
-            await engine.dispose()
-
-    asyncio.run(run())
 
 
 def test_planned_rotations_under_load_fail_no_request(make_settings: Any, tmp_path: Path) -> None:

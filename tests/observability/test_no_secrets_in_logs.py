@@ -12,9 +12,9 @@ from typing import Any
 
 import httpx
 
-from tests.authorization.conftest import PASSWORD, REDIRECT_URI, password_settings
 from tests.observability.conftest import CapturedLogs, resource_api
 from tests.support.browser import Browser, add_user, query_of
+from tests.support.password_login import PASSWORD, REDIRECT_URI, password_settings
 from tests.support.token_service import running_token_service
 
 WRONG_PASSWORD = "not the password at all 0192"

@@ -14,10 +14,11 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-from tests.authorization.conftest import PASSWORD, REDIRECT_URI
 from tests.support.backends import delete_redis_prefix, redis_prefix, require_service
 from tests.support.browser import Browser, add_user, hidden_fields
+from tests.support.key_rotation import planned_rotation
 from tests.support.live_server import free_port
+from tests.support.password_login import PASSWORD, REDIRECT_URI
 from tests.support.token_service import RunningTokenService, running_token_service
 from token_service.keys.sealing import new_kek_text
 from token_service.settings import TokenServiceSettings
@@ -138,7 +139,6 @@ def test_same_refresh_token_at_a_and_b_yields_one_continuation(pair: Pair) -> No
 
 
 def test_key_rotated_through_a_is_served_by_b_within_the_poll_interval(pair: Pair) -> None:
-    from tests.keys.test_rotation_under_load import planned_rotation
     from token_service.runtime import KEY_POLL_SECONDS
 
     before = {k["kid"] for k in httpx.get(f"{pair.b.url}/jwks.json").json()["keys"]}

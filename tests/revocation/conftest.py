@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.authorization.conftest import API, PASSWORD, REDIRECT_URI, password_settings
 from tests.support.browser import Browser, add_user
+from tests.support.password_login import API, PASSWORD, REDIRECT_URI, password_settings
 from tests.support.token_service import RunningTokenService, running_token_service
 from token_service.runtime import open_runtime
 from token_service.tokens.signer import TokenSigner

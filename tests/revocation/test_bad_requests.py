@@ -47,6 +47,6 @@ def test_discovery_names_both_endpoints_and_their_client_authentication(deployme
     document = httpx.get(f"{deployment.url}/.well-known/openid-configuration").json()
     assert document["revocation_endpoint"] == f"{deployment.url}/revoke"
     assert document["introspection_endpoint"] == f"{deployment.url}/introspect"
-    assert document["revocation_endpoint_auth_methods_supported"] == ["client_secret_basic", "client_secret_post", "none"]
-    assert document["introspection_endpoint_auth_methods_supported"] == ["client_secret_basic", "client_secret_post"]
+    assert document["revocation_endpoint_auth_methods_supported"] == ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
+    assert document["introspection_endpoint_auth_methods_supported"] == ["client_secret_basic", "client_secret_post", "private_key_jwt"]
     assert httpx.get(f"{deployment.url}/.well-known/oauth-authorization-server").json() == document

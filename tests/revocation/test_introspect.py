@@ -9,9 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.authorization.conftest import API
 from tests.revocation.conftest import Deployment, access_token_signed_by_service, introspect, machine_token, refresh, revoke, sign_in
 from tests.support.browser import Browser
+from tests.support.password_login import API
 from tests.support.token_service import decode_segment, issuer_settings, running_token_service
 
 

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from tests.authorization.conftest import password_settings
 from tests.revocation.conftest import Deployment, eventually, introspect, refresh, register_clients, revoke, sign_in, userinfo
 from tests.support.browser import Browser
 from tests.support.live_server import free_port
+from tests.support.password_login import password_settings
 from tests.support.token_service import running_token_service
 
 

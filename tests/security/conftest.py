@@ -11,12 +11,12 @@ from litestar.testing import AsyncTestClient
 from resource_api.app import create_app
 from resource_api.settings import ResourceApiSettings
 from shared import AccessTokenVerifier, JwksCache
-from tests.authorization.conftest import LoginSetup, browser, setup
 from tests.security.attacker import AttackerServer, running_attacker
 from tests.security.forgery import AUDIENCE, Forge
 from tests.security.requests import Target, add_clients
 from tests.support.fake_issuer import FakeIssuer, generate_key, running_issuer
 from tests.support.issuer_fixtures import key1, key2
+from tests.support.password_login import LoginSetup, browser, setup
 
 __all__ = ["browser", "key1", "key2", "setup"]
 

@@ -22,8 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.x509.oid import NameOID
 from joserfc.jwk import RSAKey
 
-from tests.shared.test_verifier_rules import b64, default_claims
-from tests.support.fake_issuer import FakeIssuer
+from tests.support.fake_issuer import FakeIssuer, b64, default_claims
 
 AUDIENCE = "http://127.0.0.1:8001"
 
@@ -83,7 +82,7 @@ class Forge:
         return self.fake.issuer
 
     def claims(self, **overrides: Any) -> dict[str, Any]:
-        claims = {**default_claims(self.fake), "aud": AUDIENCE, **overrides}
+        claims = {**default_claims(self.fake, AUDIENCE), **overrides}
         return {k: v for k, v in claims.items() if v is not DROP}
 
     @staticmethod

@@ -7,8 +7,8 @@ from urllib.parse import urljoin
 
 import httpx
 
-from tests.authorization.conftest import PASSWORD, REDIRECT_URI, LoginSetup
 from tests.support.browser import Browser
+from tests.support.password_login import PASSWORD, REDIRECT_URI, LoginSetup
 
 SIGNED_OUT = "http://127.0.0.1:9999/signed-out"
 THIRD_PARTY_REDIRECT = "http://127.0.0.1:9998/callback"

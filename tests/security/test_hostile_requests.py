@@ -18,7 +18,6 @@ from unittest import mock
 import httpx
 import pytest
 
-from tests.authorization.conftest import PASSWORD, REDIRECT_URI
 from tests.security.requests import (
     INJECTION_IDS,
     INJECTIONS,
@@ -29,6 +28,7 @@ from tests.security.requests import (
     login_page,
 )
 from tests.support.browser import Browser, hidden_fields, pkce_pair
+from tests.support.password_login import PASSWORD, REDIRECT_URI
 from token_service.clients import authentication
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)

@@ -18,9 +18,9 @@ import redis
 from litestar.testing import TestClient
 from sqlalchemy import select
 
-from tests.authorization.conftest import API, PASSWORD, REDIRECT_URI, password_settings
 from tests.support.backends import REDIS_URL, delete_redis_prefix, redis_prefix, require_service
 from tests.support.browser import Browser, add_user, hidden_fields, query_of
+from tests.support.password_login import API, PASSWORD, REDIRECT_URI, password_settings
 from tests.support.token_service import RunningTokenService, running_token_service
 from token_service.app import create_app
 from token_service.db.engine import create_engine

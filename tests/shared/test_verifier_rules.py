@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import json
@@ -16,29 +15,11 @@ from joserfc.registry import HeaderParameter
 
 from shared import AccessTokenVerifier, InsufficientScope, InvalidToken, JwksCache, TokenRejected
 from tests.shared.conftest import AUDIENCE
-from tests.support.fake_issuer import FakeIssuer, mint_jwt
-
-
-def b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+from tests.support.fake_issuer import FakeIssuer, b64, default_claims, mint_jwt
 
 
 def unsigned_parts(header: dict[str, Any], claims: dict[str, Any]) -> str:
     return b64(json.dumps(header).encode()) + "." + b64(json.dumps(claims).encode())
-
-
-def default_claims(issuer: FakeIssuer) -> dict[str, Any]:
-    now = int(time.time())
-    return {
-        "iss": issuer.issuer,
-        "sub": "user-1",
-        "aud": AUDIENCE,
-        "exp": now + 300,
-        "iat": now,
-        "jti": "j1",
-        "client_id": "c1",
-        "scope": "notes:read",
-    }
 
 
 async def rejection(verifier: AccessTokenVerifier, token: str, **kwargs: Any) -> TokenRejected:
@@ -151,7 +132,7 @@ async def test_missing_typ_is_rejected(verifier: AccessTokenVerifier, issuer: Fa
 
 
 async def test_alg_none_is_rejected_by_configuration(verifier: AccessTokenVerifier, issuer: FakeIssuer) -> None:
-    token = unsigned_parts({"alg": "none", "typ": "at+jwt", "kid": "k1"}, default_claims(issuer)) + ".c2ln"
+    token = unsigned_parts({"alg": "none", "typ": "at+jwt", "kid": "k1"}, default_claims(issuer, AUDIENCE)) + ".c2ln"
 
     exc = await rejection(verifier, token)
 
@@ -160,7 +141,7 @@ async def test_alg_none_is_rejected_by_configuration(verifier: AccessTokenVerifi
 
 
 async def test_unsigned_token_with_empty_signature_is_rejected(verifier: AccessTokenVerifier, issuer: FakeIssuer) -> None:
-    token = unsigned_parts({"alg": "none", "typ": "at+jwt"}, default_claims(issuer)) + "."
+    token = unsigned_parts({"alg": "none", "typ": "at+jwt"}, default_claims(issuer, AUDIENCE)) + "."
 
     exc = await rejection(verifier, token)
 
@@ -173,7 +154,7 @@ async def test_hs256_signed_with_the_public_key_is_rejected(
 ) -> None:
     # The classic key-confusion attack: HMAC keyed with the issuer's public key.
     public_pem = key1.as_pem(private=False)
-    signing_input = unsigned_parts({"alg": "HS256", "typ": "at+jwt", "kid": "k1"}, default_claims(issuer))
+    signing_input = unsigned_parts({"alg": "HS256", "typ": "at+jwt", "kid": "k1"}, default_claims(issuer, AUDIENCE))
     signature = hmac.new(public_pem, signing_input.encode(), hashlib.sha256).digest()
 
     exc = await rejection(verifier, signing_input + "." + b64(signature))
@@ -202,7 +183,7 @@ async def test_key_from_another_issuer_under_a_known_kid_fails_the_signature(
 
 async def test_tampered_payload_fails_the_signature(verifier: AccessTokenVerifier, issuer: FakeIssuer) -> None:
     header, _, signature = issuer.mint(scope="notes:read").split(".")
-    forged = dict(default_claims(issuer), scope="notes:read notes:write admin")
+    forged = dict(default_claims(issuer, AUDIENCE), scope="notes:read notes:write admin")
     token = f"{header}.{b64(json.dumps(forged).encode())}.{signature}"
 
     exc = await rejection(verifier, token)
@@ -281,7 +262,7 @@ async def test_crit_header_is_rejected(verifier: AccessTokenVerifier, issuer: Fa
     # Signed by a registry that understands the extension, as a real issuer using it would.
     registry = jws.JWSRegistry(header_registry={"exp": HeaderParameter("Expiry", "int")}, algorithms=["RS256"])
     header = {"alg": "RS256", "typ": "at+jwt", "kid": "k1", "crit": ["exp"], "exp": 1}
-    token = jws.serialize_compact(header, json.dumps(default_claims(issuer)), key1, registry=registry)
+    token = jws.serialize_compact(header, json.dumps(default_claims(issuer, AUDIENCE)), key1, registry=registry)
 
     exc = await rejection(verifier, token)
 
@@ -294,7 +275,7 @@ async def test_header_read_once_is_what_joserfc_reads(verifier: AccessTokenVerif
     extra = {"x5t": "abc", "nested": {"a": [1, 2.5, None, True, -0.0, 1e300]}, "text": "\u00e9\u2028\"\\"}
     header = {"alg": "RS256", "typ": "at+jwt", "kid": "k1", **extra}
     registry = jws.JWSRegistry(algorithms=["RS256"], strict_check_header=False)
-    token = jws.serialize_compact(header, json.dumps(default_claims(issuer)), key1, registry=registry)
+    token = jws.serialize_compact(header, json.dumps(default_claims(issuer, AUDIENCE)), key1, registry=registry)
 
     evaluation = await verifier.evaluate(token)
 
@@ -346,5 +327,5 @@ def test_verifier_and_cache_must_trust_the_same_issuer(jwks: JwksCache) -> None:
 
 async def test_mint_jwt_helper_signs_what_it_is_given(key1: RSAKey, verifier: AccessTokenVerifier, issuer: FakeIssuer) -> None:
     # Guards the helper itself: a token built by hand from the defaults must pass.
-    token = mint_jwt({"alg": "RS256", "typ": "at+jwt", "kid": "k1"}, default_claims(issuer), key1)
+    token = mint_jwt({"alg": "RS256", "typ": "at+jwt", "kid": "k1"}, default_claims(issuer, AUDIENCE), key1)
     assert (await verifier.verify(token)).jti == "j1"

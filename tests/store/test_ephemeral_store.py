@@ -90,11 +90,3 @@ async def test_unreachable_redis_raises_store_unavailable() -> None:
             await unreachable.get("anything")
     finally:
         await unreachable.close()
-
-
-async def test_memory_store_stays_bounded_under_a_flood() -> None:
-    bounded = MemoryStore(max_entries=100)
-    for number in range(1000):
-        await bounded.put(f"k{number}", b"x", 60)
-    assert len(bounded._data) <= 100
-    assert await bounded.get("k999") == b"x"

@@ -7,6 +7,7 @@ caching behaviour can be pinned against a real server.
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 import time
@@ -18,7 +19,7 @@ from typing import Any
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
-from tests.support.live_server import LiveServer, free_port
+from tests.support.live_server import LiveServer, free_port, serve_lifespan
 
 ASGIMessage = dict[str, Any]
 
@@ -98,13 +99,8 @@ class FakeIssuer:
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif message["type"] == "lifespan.shutdown":
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
+            await serve_lifespan(receive, send)
+            return
         path = scope["path"]
         headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
         if path == "/.well-known/openid-configuration" and self.oidc_discovery or (
@@ -151,6 +147,26 @@ async def _respond(send: Any, status: int, body: Any, headers: dict[str, str] | 
 def mint_jwt(header: dict[str, Any], claims: dict[str, Any], key: RSAKey) -> str:
     """Sign with joserfc exactly as given: no default typ is added."""
     return jwt.encode(header, claims, key, algorithms=[header.get("alg", "RS256")], default_type=None)
+
+
+def b64(data: bytes) -> str:
+    """base64url without padding, as JOSE writes every segment."""
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def default_claims(issuer: FakeIssuer, audience: str) -> dict[str, Any]:
+    """A valid RFC 9068 claims set from `issuer` for `audience`, issued now."""
+    now = int(time.time())
+    return {
+        "iss": issuer.issuer,
+        "sub": "user-1",
+        "aud": audience,
+        "exp": now + 300,
+        "iat": now,
+        "jti": "j1",
+        "client_id": "c1",
+        "scope": "notes:read",
+    }
 
 
 def generate_key(kid: str) -> RSAKey:

@@ -11,6 +11,7 @@ from typing import Any
 
 from tests.support.live_server import free_port, live_server
 from token_service.app import create_app
+from token_service.clients.metadata import ClientMetadata
 from token_service.clients.registry import ClientRegistry
 from token_service.clients.secrets import generate_client_secret, hash_client_secret
 from token_service.db.engine import create_engine, session_factory
@@ -34,11 +35,16 @@ def register_client(settings: TokenServiceSettings, **fields: Any) -> tuple[str,
     fields.setdefault("client_id", f"test-{generate_client_secret()[:10]}")
     fields.setdefault("grant_types", ["client_credentials"])
 
+    uses_keys = fields.get("token_endpoint_auth_method") == "private_key_jwt" or "jwks" in fields or "jwks_uri" in fields
+    if uses_keys:
+        secret = None
+    metadata = ClientMetadata(client_secret_hash=hash_client_secret(secret) if secret else None, **fields)
+
     async def run() -> None:
         engine = create_engine(settings)
         try:
-            registry = ClientRegistry(session_factory(engine), {})
-            await registry.add(secret_hash=hash_client_secret(secret) if secret else None, **fields)
+            registry = ClientRegistry(session_factory(engine), {}, allow_private_urls=settings.allow_private_urls)
+            await registry.add(metadata)
         finally:
             await engine.dispose()
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
+from token_service.clients.metadata import ClientMetadata
 from token_service.db.models import ClientRow
-from token_service.settings import ClientConfig
 
 
 @dataclass(frozen=True)
@@ -23,18 +24,25 @@ class Client:
     public: bool
     first_party: bool
     source: str  # "database" or "config"
+    auth_method: str = "client_secret_basic"
+    jwks: dict[str, Any] | None = None
+    jwks_uri: str | None = None
+    client_name: str | None = None
+    dpop_bound_access_tokens: bool = False
 
     @classmethod
     def from_row(cls, row: ClientRow) -> Client:
-        return cls._build(row, row.secret_hash, "database")
+        # Rows from before migration 0002 have no method: derive what they did then.
+        method = row.token_endpoint_auth_method or ("none" if row.public else "client_secret_basic")
+        return cls._build(row, row.secret_hash, "database", method)
 
     @classmethod
-    def from_config(cls, config: ClientConfig, secret_hash: str | None) -> Client:
-        return cls._build(config, secret_hash, "config")
+    def from_metadata(cls, metadata: ClientMetadata, secret_hash: str | None, source: str = "config") -> Client:
+        return cls._build(metadata, secret_hash, source, metadata.auth_method)
 
     @classmethod
-    def _build(cls, fields: ClientRow | ClientConfig, secret_hash: str | None, source: str) -> Client:
-        # A stored row and a TOML entry name their fields alike; one conversion serves both.
+    def _build(cls, fields: ClientRow | ClientMetadata, secret_hash: str | None, source: str, method: str) -> Client:
+        # A stored row and the metadata model name their fields alike; one conversion serves both.
         scopes = frozenset(fields.scope.split())
         return cls(
             client_id=fields.client_id,
@@ -46,9 +54,14 @@ class Client:
             scope_text=" ".join(sorted(scopes)),
             audience=fields.audience,
             resources=frozenset(fields.resources),
-            public=fields.public,
+            public=method == "none",
             first_party=fields.first_party,
             source=source,
+            auth_method=method,
+            jwks=fields.jwks,
+            jwks_uri=fields.jwks_uri,
+            client_name=fields.client_name,
+            dpop_bound_access_tokens=bool(fields.dpop_bound_access_tokens),
         )
 
     def allowed_audiences(self) -> frozenset[str]:

@@ -14,11 +14,11 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from token_service.clients.metadata import ClientMetadata, InvalidClientMetadata
 from token_service.clients.models import Client
+from token_service.clients.secrets import hash_client_secret
 from token_service.clock import Clock, epoch_seconds, system_clock
-from token_service.clients.secrets import hash_client_secret, is_valid_secret_hash
 from token_service.db.models import ClientRow, UserRow
-from token_service.settings import ClientConfig, ConfigurationError
 from token_service.users.directory import USER_ID_PREFIX
 
 CACHE_SECONDS = 5.0
@@ -29,26 +29,28 @@ class ClientExistsError(ValueError):
     pass
 
 
-def config_clients(configs: Sequence[ClientConfig]) -> dict[str, Client]:
-    result = {}
-    for config in configs:
-        secret_hash = None
-        if config.client_secret is not None:
-            secret_hash = hash_client_secret(config.client_secret.get_secret_value())
-        elif config.client_secret_hash is not None:
-            if not is_valid_secret_hash(config.client_secret_hash):
-                raise ConfigurationError(
-                    f"[[clients]] {config.client_id!r}: client_secret_hash must look like 'sha256$<64 hex digits>' "
-                    "(as printed by `token-service clients hash-secret`)"
-                )
-            secret_hash = config.client_secret_hash
-        result[config.client_id] = Client.from_config(config, secret_hash)
-    return result
+def secret_hash_of(metadata: ClientMetadata) -> str | None:
+    if metadata.client_secret is not None:
+        return hash_client_secret(metadata.client_secret.get_secret_value())
+    return metadata.client_secret_hash
+
+
+def config_clients(configs: Sequence[ClientMetadata]) -> dict[str, Client]:
+    # Each entry was validated with the settings (a bad one stopped start-up with exit 2).
+    return {config.client_id: Client.from_metadata(config, secret_hash_of(config)) for config in configs}
 
 
 class ClientRegistry:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], configured: dict[str, Client], *, clock: Clock = system_clock) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        configured: dict[str, Client],
+        *,
+        allow_private_urls: bool = False,
+        clock: Clock = system_clock,
+    ) -> None:
         self._sessions = sessions
+        self._allow_private_urls = allow_private_urls
         self._clock = clock
         self._configured = configured
         self._cache: TTLCache[str, Client | None] = TTLCache(maxsize=10_000, ttl=CACHE_SECONDS)
@@ -92,35 +94,33 @@ class ClientRegistry:
             if await session.get(UserRow, client_id) is not None:
                 raise ClientExistsError(f"client_id {client_id!r} is the id of a user; choose another")
 
-    async def add(
-        self,
-        *,
-        client_id: str,
-        secret_hash: str | None,
-        grant_types: Sequence[str],
-        redirect_uris: Sequence[str] = (),
-        post_logout_redirect_uris: Sequence[str] = (),
-        scope: str = "",
-        audience: str | None = None,
-        resources: Sequence[str] = (),
-        public: bool = False,
-        first_party: bool = False,
-    ) -> Client:
+    async def add(self, metadata: ClientMetadata) -> Client:
+        """Store a validated registration; the plain secret, if any, is stored only as its hash."""
+        problem = metadata.jwks_uri_problem(allow_private=self._allow_private_urls)
+        if problem is not None:
+            raise InvalidClientMetadata([problem])
+        client_id = metadata.client_id
         if client_id in self._configured:
             raise ClientExistsError(f"client {client_id!r} is declared in the config file")
         await self._refuse_user_like(client_id)
         row = ClientRow(
             client_id=client_id,
-            secret_hash=secret_hash,
-            grant_types=list(grant_types),
-            redirect_uris=list(redirect_uris),
-            post_logout_redirect_uris=list(post_logout_redirect_uris),
-            scope=" ".join(scope.split()),
-            audience=audience,
-            resources=list(resources),
-            public=public,
-            first_party=first_party,
+            secret_hash=secret_hash_of(metadata),
+            grant_types=list(metadata.grant_types),
+            redirect_uris=list(metadata.redirect_uris),
+            post_logout_redirect_uris=list(metadata.post_logout_redirect_uris),
+            scope=metadata.scope,
+            audience=metadata.audience,
+            resources=list(metadata.resources),
+            public=bool(metadata.public),
+            first_party=metadata.first_party,
             created_at=epoch_seconds(self._clock),
+            token_endpoint_auth_method=metadata.auth_method,
+            response_types=list(metadata.response_types or []),
+            jwks=metadata.jwks,
+            jwks_uri=metadata.jwks_uri,
+            client_name=metadata.client_name,
+            dpop_bound_access_tokens=metadata.dpop_bound_access_tokens,
         )
         try:
             async with self._sessions() as session, session.begin():

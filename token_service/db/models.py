@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -42,6 +42,13 @@ class ClientRow(Base):
     public: Mapped[bool] = mapped_column(Boolean)
     first_party: Mapped[bool] = mapped_column(Boolean)
     created_at: Mapped[int] = mapped_column(BigInteger)
+    # Added in 0002. NULL auth method on older rows means "derive it" (public -> none, else secret).
+    token_endpoint_auth_method: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    response_types: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    jwks: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    jwks_uri: Mapped[str | None] = mapped_column(Text, nullable=True)
+    client_name: Mapped[str | None] = mapped_column(Text, nullable=True)
+    dpop_bound_access_tokens: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class UserRow(Base):

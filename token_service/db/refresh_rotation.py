@@ -11,7 +11,8 @@ backends claim by compare-and-set on `rotated_at`, so the semantics are the same
   connection itself: SQLAlchemy's execution layer costs about 80 µs of CPU per statement
   over asyncpg's 30 (measured), more than anything else in a rotation but the signature.
   Errors come out translated as SQLAlchemy would raise them, and a connection found closed
-  is invalidated, not returned to the pool.
+  is invalidated, not returned to the pool (the SQLAlchemy internals that takes are all in
+  db.sqlalchemy_internals).
 - SQLite: through SQLAlchemy Core; the claim and the insert run in one write transaction
   that starts with the claim (see db.engine on writing first).
 """
@@ -25,13 +26,12 @@ from typing import Any, Protocol
 
 from sqlalchemy import BigInteger, FromClause, Insert, String, Table, bindparam, exists, insert, select, update
 from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement
-from sqlalchemy.util import greenlet_spawn
 
+from token_service.db import sqlalchemy_internals
 from token_service.db.models import Base
 
 TOKENS: Table = Base.metadata.tables["refresh_tokens"]
@@ -200,17 +200,9 @@ class _AsyncpgConnection:
     async def _translated(self, error: Exception, sql: str) -> Exception:
         """`error` as SQLAlchemy raises it from a statement; a connection that closed is invalidated."""
         invalidated = bool(self._driver.is_closed())
-        dbapi = self._dialect.loaded_dbapi
-        translated: Exception = error
-        try:
-            # The adapter's own translation to its DBAPI exceptions (it always raises).
-            self._pooled.dbapi_connection._handle_exception(error)  # type: ignore[union-attr]
-        except dbapi.Error as dbapi_error:
-            translated = DBAPIError.instance(sql, None, dbapi_error, dbapi.Error, connection_invalidated=invalidated, dialect=self._dialect)
-        except Exception as other:
-            translated = other
+        translated = sqlalchemy_internals.translated_error(self._pooled, self._dialect, error, sql, invalidated=invalidated)
         if invalidated:
-            await greenlet_spawn(self._pooled.invalidate, error)
+            await sqlalchemy_internals.invalidate(self._pooled, error)
         return translated
 
     async def load(self, token_hash: str) -> LoadedRow | None:
@@ -251,4 +243,4 @@ class RotationStore:
             yield _AsyncpgConnection(pooled, self._engine.dialect, self._asyncpg)
         finally:
             # Also after a cancelled statement: asyncpg finishes cancelling it before its next use.
-            await greenlet_spawn(pooled.close)
+            await sqlalchemy_internals.release(pooled)

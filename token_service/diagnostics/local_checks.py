@@ -16,6 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from token_service.db import migrate
 from token_service.db.models import SigningKeyRow
 from token_service.diagnostics.checks import Check, fail, ok, warn
+from token_service.diagnostics.client_keys import client_key_checks
 from token_service.diagnostics.durations import human_seconds
 from token_service.diagnostics.local_database import (
     LocalDatabaseUnavailable,
@@ -124,7 +125,7 @@ async def _store_check(settings: TokenServiceSettings) -> Check:
             "set TOKEN_SERVICE_REDIS_URL before running several instances behind a load balancer",
         )
     where = without_credentials(settings.redis_url)
-    store = open_store(settings.redis_url, settings.redis_prefix)
+    store = open_store(settings.redis_url, settings.redis_prefix, memory_mb=settings.memory_store_mb)
     try:
         reachable = await store.ping()
     finally:
@@ -159,6 +160,7 @@ async def local_checks(settings: TokenServiceSettings) -> list[Check]:
     checks.append(kek_check)
     if schema_current:
         checks += await _signing_key_checks(settings, kek)
+        checks += await client_key_checks(settings)
     else:
         checks.append(warn("signing key", "not checked: the database schema is not usable (see above)"))
     checks += _timing_checks(settings)

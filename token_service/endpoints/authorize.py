@@ -34,6 +34,7 @@ from token_service.http.forms import parse_params
 from token_service.http.injected import Injected
 from token_service.http.routes import route_opt
 from token_service.login.consents import ConsentRecords
+from token_service.login.request_bounds import oversized_echo
 from token_service.login.sessions import BrowserSessions
 from token_service.login.transactions import AuthorizationRequest
 
@@ -47,13 +48,23 @@ async def registered_client_and_redirect(clients: ClientRegistry, params: dict[s
         raise PageError("Invalid request", "The request has no client_id. The application that sent you here is misconfigured.")
     client = await clients.get(client_id[:MAX_PARAM_LENGTH])
     if client is None:
-        raise PageError("Unknown application", "The application that sent you here is not registered with this service.")
+        raise PageError(
+            "Unknown application",
+            f"The application that sent you here (client ID “{client_id[:200]}”) is not registered with this service, so you cannot sign in to it here.",
+            next_step="Go back to the application and try again. If you see this page again, tell the people who run that "
+            "application: its sign-in settings name a client this service does not know.",
+        )
     redirect_uri = params.get("redirect_uri")
     if not redirect_uri:
         raise PageError("Invalid request", "The request has no redirect_uri. The application that sent you here is misconfigured.")
     # Exact string match (RFC 9700 §4.1.3): no prefix, wildcard or normalisation.
     if redirect_uri not in client.redirect_uris:
-        raise PageError("Invalid redirect", "The redirect_uri is not registered for this application, so you were not sent back to it.")
+        raise PageError(
+            "Invalid redirect",
+            "The redirect_uri is not registered for this application, so you were not sent back to it.",
+            next_step="Go back to the application and try again. If you see this page again, tell the people who run that "
+            "application that its redirect URI is not registered here.",
+        )
     return client, redirect_uri
 
 
@@ -119,6 +130,10 @@ async def authorize(
     # An unreadable query (InvalidRequest) is shown as a page: no redirect URI is trusted yet.
     params = parse_params(request.url.query or "", "query string")
     client, redirect_uri = await registered_client_and_redirect(clients, params)
+    oversized = oversized_echo(params)
+    if oversized is not None:
+        # A page, not a redirect: the redirect would echo the oversized state.
+        raise PageError("Invalid request", oversized)
     try:
         auth_request = validate_request(client, redirect_uri, params, now=epoch_seconds(clock))
     except OAuthError as exc:

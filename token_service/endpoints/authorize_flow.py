@@ -13,17 +13,20 @@ from litestar import Request, Response
 from litestar.datastructures import State
 from litestar.response import Redirect
 
+from token_service.clients.models import Client
 from token_service.clients.registry import ClientRegistry
 from token_service.clock import Clock
 from token_service.errors import ConsentRequired, LoginRequired, OAuthError, PageError
 from token_service.grants.codes import AuthorizationCodes, CodeGrant
 from token_service.grants.scopes import resolve_audience
+from token_service.http.client_address import client_ip
 from token_service.http.forms import read_form
 from token_service.login.consents import ConsentRecords
 from token_service.login.methods import SignInMethods
-from token_service.login.pages import consent_page
+from token_service.pages import consent_page, describe_scopes
 from token_service.login.sessions import BrowserSession
 from token_service.login.transactions import AuthorizationRequest, LoginTransaction, LoginTransactions, csrf_matches
+from token_service.ratelimit import LoginLimits
 from token_service.users.directory import UserDirectory
 
 # 302 answers the GET of /authorize (RFC 6749 §4.1.2); 303 follows a POSTed form.
@@ -70,6 +73,7 @@ class AuthorizationFlow:
         consents: ConsentRecords,
         transactions: LoginTransactions,
         sign_in: SignInMethods,
+        login_limits: LoginLimits,
         clock: Clock,
     ) -> None:
         self._issuer = issuer
@@ -79,6 +83,7 @@ class AuthorizationFlow:
         self._consents = consents
         self.transactions = transactions
         self._sign_in = sign_in
+        self._login_limits = login_limits
         self._clock = clock
 
     def error_redirect(self, redirect_uri: str, error: OAuthError, state: str | None, *, status_code: RedirectCode = 302) -> Response[Any]:
@@ -139,7 +144,16 @@ class AuthorizationFlow:
                 tx = await self.new_transaction(http, request)
             user = await self._users.get(browser_session.user_id)
             shown_user = (user.username or user.email or user.id) if user else browser_session.user_id
-            response = consent_page(tx_id=tx.id, csrf=tx.csrf, client_id=client.client_id, scopes=sorted(scopes), audience=audience, user=shown_user)
+            response = consent_page(
+                tx_id=tx.id,
+                csrf=tx.csrf,
+                client_name=client_display_name(client),
+                client_id=client.client_id,
+                redirect_host=urlsplit(request.redirect_uri).netloc.rpartition("@")[2],
+                audience=audience,
+                scopes=describe_scopes(scopes),
+                user=shown_user,
+            )
             return self.with_binding_cookie(http, response)
         if tx is not None:
             await self.transactions.finish(tx.id)
@@ -153,6 +167,11 @@ class AuthorizationFlow:
         return response
 
     async def new_transaction(self, http: HttpRequest, request: AuthorizationRequest) -> LoginTransaction:
+        # Each pending sign-in holds store memory for TRANSACTION_TTL: anonymous clients get a budget.
+        wait = await self._login_limits.check_start(client_ip(http))
+        if wait is not None:
+            message = f"Too many sign-ins were started from your network. Try again in {wait} seconds."
+            raise PageError("Too many sign-in attempts", message, status_code=429, headers={"Retry-After": str(wait)})
         binding = http.cookies.get(self.transactions.cookie_name)
         if not binding or len(binding) > 100:
             binding = self.transactions.new_binding()
@@ -166,3 +185,9 @@ class AuthorizationFlow:
         # With a single non-password upstream there is nothing to choose: go straight to it.
         target = f"/login/{only}?tx={tx.id}" if only is not None else f"/login?tx={tx.id}"
         return self.with_binding_cookie(http, Redirect(path=target, status_code=303, headers={"Cache-Control": "no-store"}))
+
+
+def client_display_name(client: Client) -> str:
+    # client_name (RFC 7591 §2) where the client model carries one; its id otherwise.
+    name = getattr(client, "client_name", None)
+    return name if isinstance(name, str) and name.strip() else client.client_id

@@ -8,6 +8,7 @@ import msgspec
 from litestar import Request, Response, get
 from litestar.datastructures import State
 
+from token_service.clients.key_set import SIGNING_ALGORITHMS
 from token_service.http.injected import Injected
 from token_service.http.routes import route_opt
 from token_service.keys.current import CurrentKeys
@@ -29,13 +30,16 @@ def discovery_document(settings: TokenServiceSettings, grant_types: list[str], e
         "userinfo_endpoint": settings.endpoint("/userinfo"),
         "end_session_endpoint": settings.endpoint("/logout"),
         "grant_types_supported": grant_types,
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
+        "token_endpoint_auth_signing_alg_values_supported": list(SIGNING_ALGORITHMS),
         "revocation_endpoint": settings.endpoint("/revoke"),
         # RFC 7009 §2.1: public clients may revoke their own tokens by client_id alone.
-        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
+        "revocation_endpoint_auth_signing_alg_values_supported": list(SIGNING_ALGORITHMS),
         "introspection_endpoint": settings.endpoint("/introspect"),
         # RFC 7662 §2.1: only callers that prove who they are, so no "none".
-        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt"],
+        "introspection_endpoint_auth_signing_alg_values_supported": list(SIGNING_ALGORITHMS),
         "scopes_supported": ["openid", "profile", "email", "offline_access"],
         "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "azp", "name", "preferred_username", "email", "email_verified"],
         "subject_types_supported": ["public"],

@@ -7,8 +7,7 @@ from typing import Any
 from litestar import Request, Response, post
 from litestar.datastructures import State
 
-from token_service.clients.authentication import authenticate_client, read_credentials, single_authorization
-from token_service.clients.registry import ClientRegistry
+from token_service.clients.authentication import ClientAuthenticator, read_credentials, single_authorization
 from token_service.endpoints.responses import no_store_json
 from token_service.errors import InvalidClient, InvalidRequest
 from token_service.http.forms import read_form
@@ -21,16 +20,16 @@ from token_service.tokens.issued import IssuedTokens
 # resource servers that introspect.
 @post("/introspect", status_code=200, summary="Token introspection (RFC 7662)", opt=route_opt(backends=("database",)))
 async def introspect(
-    request: Request[Any, Any, State], clients: Injected[ClientRegistry], issued_tokens: Injected[IssuedTokens]
+    request: Request[Any, Any, State], client_auth: Injected[ClientAuthenticator], issued_tokens: Injected[IssuedTokens]
 ) -> Response[bytes]:
     params = await read_form(request)
     credentials = read_credentials(single_authorization(request.headers.getall("authorization", [])), params)
-    client = await authenticate_client(clients, credentials)
+    client = await client_auth.authenticate(credentials)
     # RFC 7662 §2.1 requires authorization of the caller to prevent token scanning
     # (§4); a public client has no secret, so anyone could call in its name.
     if client.public:
         raise InvalidClient(
-            "introspection requires a confidential client authenticating with its secret; public clients cannot introspect",
+            "introspection requires a confidential client authenticating with its secret or a key; public clients cannot introspect",
             used_basic=credentials.method == "client_secret_basic",
         )
     token = params.get("token")

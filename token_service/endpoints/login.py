@@ -13,27 +13,37 @@ from litestar.response import Redirect
 from token_service.endpoints.authorize import PAGE_ROUTE
 from token_service.endpoints.authorize_flow import load_transaction, posted_transaction_form
 from token_service.errors import PageError
+from token_service.http.client_address import client_ip
 from token_service.http.injected import Injected
-from token_service.login.connectors.base import UpstreamConnector, UpstreamError
+from token_service.login.connectors import UpstreamConnector, UpstreamError
 from token_service.login.methods import PendingUpstreamLogins, SignInMethods
-from token_service.login.pages import login_page
+from token_service.pages import login_page
+from token_service.clients.registry import ClientRegistry
+from token_service.endpoints.authorize_flow import client_display_name
 from token_service.login.sessions import BrowserSessions
 from token_service.login.transactions import LoginTransaction, LoginTransactions
 from token_service.observability.access import note_request
 from token_service.ratelimit import LoginLimits
 from token_service.users.directory import UserDirectory
+from token_service.users.names import username_key
 
 log = logging.getLogger("token_service.login")
 
 LOGIN_FAILED = "Wrong username or password."
 HttpRequest = Request[Any, Any, State]
+# Enough of a username for an operator to see which account is attacked, without a
+# log line of attacker-chosen size.
+LOGGED_USERNAME_LENGTH = 64
 
 
-def render_login(sign_in: SignInMethods, tx: LoginTransaction, *, error: str | None = None, username: str = "") -> Response[str]:
+async def render_login(
+    clients: ClientRegistry, sign_in: SignInMethods, tx: LoginTransaction, *, error: str | None = None, username: str = ""
+) -> Response[Any]:
+    client = await clients.get(tx.request.client_id)
     return login_page(
         tx_id=tx.id,
         csrf=tx.csrf,
-        client_id=tx.request.client_id,
+        client_name=client_display_name(client) if client is not None else tx.request.client_id,
         upstreams=sign_in.choices(),
         password=sign_in.password() is not None,
         error=error or tx.error,
@@ -63,13 +73,15 @@ def connector_named(sign_in: SignInMethods, name: str) -> UpstreamConnector:
     return connector
 
 
-def client_ip(request: HttpRequest) -> str:
-    return request.client.host if request.client else "unknown"
-
-
 @get("/login", summary="Login page", include_in_schema=False, opt=PAGE_ROUTE)
-async def login(request: HttpRequest, login_transactions: Injected[LoginTransactions], sign_in: Injected[SignInMethods], tx: FromQuery[str | None] = None) -> Response[Any]:
-    return render_login(sign_in, await load_transaction(login_transactions, request, tx))
+async def login(
+    request: HttpRequest,
+    login_transactions: Injected[LoginTransactions],
+    sign_in: Injected[SignInMethods],
+    clients: Injected[ClientRegistry],
+    tx: FromQuery[str | None] = None,
+) -> Response[Any]:
+    return await render_login(clients, sign_in, await load_transaction(login_transactions, request, tx))
 
 
 @post("/login/password", summary="Password login", include_in_schema=False, status_code=303, opt=PAGE_ROUTE)
@@ -87,14 +99,17 @@ async def password_login(
         raise PageError("Not available", "Password sign-in is not enabled.", status_code=404)
     username = form.get("username", "")[:200]
     password = form.get("password", "")[:1024]
-    limited = await login_limits.check(client_ip(request), username)
+    ip = client_ip(request)
+    limited = await login_limits.check(ip, username)
     if limited is not None:
+        log.warning("password login rate-limited", extra={"client_ip": ip, "username": username_key(username)[:LOGGED_USERNAME_LENGTH]})
         count_login(request, upstream.name, "rate_limited")
         await login_transactions.with_error(transaction, f"Too many attempts. Try again in {limited} seconds.")
         return Redirect(path=f"/login?tx={transaction.id}", status_code=303, headers={"Retry-After": str(limited)})
     user = await users.authenticate_password(username, password)
     if user is None:
-        log.info("password login failed")
+        # Who tried which account: what an operator needs to see a guessing attack.
+        log.info("password login failed", extra={"client_ip": ip, "username": username_key(username)[:LOGGED_USERNAME_LENGTH]})
         count_login(request, upstream.name, "failure")
         # The same answer for an unknown user and a wrong password.
         await login_transactions.with_error(transaction, LOGIN_FAILED)

@@ -24,7 +24,7 @@ from token_service.errors import PageError
 from token_service.http.forms import parse_params, read_form
 from token_service.http.injected import Injected
 from token_service.http.routes import route_opt
-from token_service.login.pages import page, signed_out_page
+from token_service.pages import logout_confirmation_page, signed_out_page
 from token_service.login.sessions import BrowserSessions
 from token_service.tokens.local_keys import SnapshotKeyResolver
 from token_service.tokens.refresh import RefreshTokens
@@ -67,16 +67,8 @@ def logout_csrf(session_cookie: str) -> str:
     return hashlib.sha256(b"logout-confirmation\0" + session_cookie.encode()).hexdigest()
 
 
-def confirmation_page(params: dict[str, str], csrf: str) -> Response[str]:
-    hidden = "".join(
-        f'<input type="hidden" name="{name}" value="{escape(params[name])}">' for name in _CARRIED if params.get(name)
-    )
-    body = (
-        "<p>Do you want to sign out?</p>"
-        f'<form method="post" action="/logout">{hidden}<input type="hidden" name="csrf" value="{csrf}">'
-        '<button name="confirm" value="yes" type="submit">Sign out</button></form>'
-    )
-    return page("Sign out?", body)
+def confirmation_page(params: dict[str, str], csrf: str) -> Response[Any]:
+    return logout_confirmation_page({name: params[name] for name in _CARRIED if params.get(name)}, csrf)
 
 
 # The browser session lives in the store alone: with the database away a person can still

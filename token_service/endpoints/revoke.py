@@ -7,8 +7,7 @@ from typing import Any
 from litestar import Request, Response, post
 from litestar.datastructures import State
 
-from token_service.clients.authentication import authenticate_client, read_credentials, single_authorization
-from token_service.clients.registry import ClientRegistry
+from token_service.clients.authentication import ClientAuthenticator, read_credentials, single_authorization
 from token_service.endpoints.responses import NO_STORE
 from token_service.errors import InvalidRequest
 from token_service.http.forms import read_form
@@ -20,11 +19,11 @@ from token_service.tokens.issued import IssuedTokens
 # Clients, refresh tokens and the deny list are database rows; the store is never touched,
 # so a store outage must not stop revocation.
 @post("/revoke", status_code=200, summary="Token revocation (RFC 7009)", opt=route_opt(backends=("database",)))
-async def revoke(request: Request[Any, Any, State], clients: Injected[ClientRegistry], issued_tokens: Injected[IssuedTokens]) -> Response[bytes]:
+async def revoke(request: Request[Any, Any, State], client_auth: Injected[ClientAuthenticator], issued_tokens: Injected[IssuedTokens]) -> Response[bytes]:
     params = await read_form(request)
     # RFC 7009 §2.1: confidential clients authenticate; a public client identifies itself
     # with client_id and may revoke only its own tokens.
-    client = await authenticate_client(clients, read_credentials(single_authorization(request.headers.getall("authorization", [])), params))
+    client = await client_auth.authenticate(read_credentials(single_authorization(request.headers.getall("authorization", [])), params))
     token = params.get("token")
     if token is None:
         raise InvalidRequest("token is required (RFC 7009 §2.1)")

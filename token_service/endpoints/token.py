@@ -8,8 +8,7 @@ from litestar import Request, post
 from litestar.datastructures import State
 from litestar.response.base import ASGIResponse
 
-from token_service.clients.authentication import authenticate_client, read_credentials, single_authorization
-from token_service.clients.registry import ClientRegistry
+from token_service.clients.authentication import ClientAuthenticator, read_credentials, single_authorization
 from token_service.endpoints.responses import no_store_json_asgi
 from token_service.errors import InvalidRequest, SlowDown, UnauthorizedClient, UnsupportedGrantType, echo
 from token_service.grants.issuance import Grant
@@ -27,14 +26,14 @@ Grants = dict[str, Grant]
 @post("/token", status_code=200, include_in_schema=True, summary="Token endpoint (RFC 6749 §3.2)")
 async def token_endpoint(
     request: Request[Any, Any, State],
-    clients: Injected[ClientRegistry],
+    client_auth: Injected[ClientAuthenticator],
     token_limits: Injected[TokenLimits],
     grants: Injected[Grants],
     metrics: Injected[TokenServiceMetrics],
 ) -> ASGIResponse:
     params = await read_form(request)
     credentials = read_credentials(single_authorization(request.headers.getall("authorization", [])), params)
-    client = await authenticate_client(clients, credentials)
+    client = await client_auth.authenticate(credentials)
     wait = await token_limits.check(client.client_id)
     if wait is not None:
         raise SlowDown(f"too many token requests for client {client.client_id!r}; retry in {wait} s", retry_after=wait)

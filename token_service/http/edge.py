@@ -12,19 +12,24 @@ from __future__ import annotations
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from token_service.http.client_address import TrustedProxies, resolve_client
 from token_service.http.cors import AllowedOrigins, answer_preflight, cors_decision
 from token_service.http.headers import security_headers, with_defaults
 from token_service.observability.access import Observation, RequestObserver
 from token_service.observability.request_id import HEADER
 
 
-def edge(app: ASGIApp, *, observer: RequestObserver | None, https: bool, origins: AllowedOrigins) -> ASGIApp:
+def edge(
+    app: ASGIApp, *, observer: RequestObserver | None, https: bool, origins: AllowedOrigins, proxies: TrustedProxies | None = None
+) -> ASGIApp:
     defaults = security_headers(https=https)
 
     async def handle(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP:
             await app(scope, receive, send)
             return
+        if proxies:
+            resolve_client(scope, proxies)
         observation = Observation(scope)
         try:
             cors = await cors_decision(scope, origins)

@@ -1,7 +1,7 @@
 """The one exception-handler registry: every error type, rendered as a page or as JSON by route.
 
 A route that a person sees in the browser declares `route_opt(errors="page")` and gets an
-HTML page (login/pages.py's `error_page`, the single renderer); every other route answers
+HTML page (pages' `render_error_page`, the single renderer); every other route answers
 with the RFC 6749 §5.2 JSON body. Handlers raise; they never render errors themselves.
 """
 
@@ -18,7 +18,7 @@ from token_service.backends import RETRY_AFTER, is_backend_outage
 from token_service.endpoints.responses import NO_STORE, json_response
 from token_service.errors import OAuthError, PageError, TemporarilyUnavailable, clipped
 from token_service.http.routes import route_options
-from token_service.login.pages import error_page
+from token_service.pages import render_error_page
 from token_service.observability.access import note_request
 from token_service.observability.metrics import metrics_of
 
@@ -48,7 +48,7 @@ def render(request: AnyRequest, *, error: str, description: str, status_code: in
     note_rejection(request, error, description)
     if shows_pages(request):
         # A person is looking at this one: an HTML page, with the same status and headers.
-        return error_page(title, description, status_code=status_code, headers=headers)
+        return render_error_page(title, description, status_code=status_code, headers=headers)
     return json_response({"error": error, "error_description": description}, status_code=status_code, headers={**NO_STORE, **headers})
 
 
@@ -67,7 +67,7 @@ def oauth_error_handler(request: AnyRequest, exc: OAuthError) -> Response[Any]:
 def page_error_handler(request: AnyRequest, exc: PageError) -> Response[Any]:
     # Raised only on page routes; the access log still gets a code it can count.
     note_rejection(request, "page_error", exc.message)
-    return error_page(exc.title, exc.message, status_code=exc.status_code, headers=exc.headers)
+    return render_error_page(exc.title, exc.message, next_step=exc.next_step, status_code=exc.status_code, headers=exc.headers)
 
 
 def token_rejected_handler(request: AnyRequest, exc: TokenRejected) -> Response[Any]:
@@ -97,7 +97,7 @@ def unexpected_error_handler(request: AnyRequest, exc: Exception) -> Response[An
     note_rejection(request, "server_error", type(exc).__name__)
     description = "an unexpected error occurred; it has been logged"
     if shows_pages(request):
-        return error_page("Something went wrong", description, status_code=500)
+        return render_error_page("Something went wrong", description, status_code=500)
     return json_response({"error": "server_error", "error_description": description}, status_code=500, headers=NO_STORE)
 
 

@@ -15,10 +15,13 @@ from typing import Any
 
 from litestar import Response
 
+from token_service.login.request_bounds import MAX_TRANSACTION_BYTES
 from token_service.login.sessions import hash_id
 from token_service.store import EphemeralStore
 
-TRANSACTION_TTL = 900
+# Long enough to type a password or finish an upstream sign-in; every pending sign-in
+# holds store memory (in-process or Redis) for this long unless completed.
+TRANSACTION_TTL = 600
 
 
 @dataclass(frozen=True)
@@ -57,7 +60,11 @@ class LoginTransactions:
 
     async def _save(self, tx: LoginTransaction) -> None:
         body = {"request": asdict(tx.request), "binding_hash": tx.binding_hash, "csrf": tx.csrf, "error": tx.error}
-        await self._store.put(f"tx:{tx.id}", json.dumps(body).encode(), TRANSACTION_TTL)
+        # UTF-8, not \u escapes: a non-ASCII state would otherwise cost up to 12 bytes a character.
+        raw = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+        if len(raw) > MAX_TRANSACTION_BYTES:
+            raise ValueError(f"a pending sign-in of {len(raw)} bytes exceeds {MAX_TRANSACTION_BYTES}; the request bounds should have refused it")
+        await self._store.put(f"tx:{tx.id}", raw, TRANSACTION_TTL)
 
     async def with_error(self, tx: LoginTransaction, error: str | None) -> None:
         await self._save(LoginTransaction(tx.id, tx.request, tx.binding_hash, tx.csrf, error))

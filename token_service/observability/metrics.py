@@ -11,6 +11,8 @@ from collections.abc import Callable, Iterator
 
 from litestar import Response, get
 from litestar.datastructures import State
+from litestar.enums import ScopeType
+from litestar.types import ASGIApp, HTTPResponseBodyEvent, HTTPResponseStartEvent, Receive, Scope, Send
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -111,3 +113,27 @@ async def metrics_endpoint(state: State) -> Response[bytes]:
     metrics: TokenServiceMetrics = state.metrics
     body, content_type = exposition(metrics.registry)
     return Response(content=body, media_type=content_type, headers={"Cache-Control": "no-store"})
+
+
+def metrics_listener(app: ASGIApp, metrics: TokenServiceMetrics, port: int) -> ASGIApp:
+    """Requests that arrived on the metrics port (`TOKEN_SERVICE_METRICS_PORT`) get the
+    metrics and nothing else; the rest go to the app."""
+
+    async def answer(send: Send, status: int, body: bytes, content_type: str) -> None:
+        headers = [(b"content-type", content_type.encode()), (b"cache-control", b"no-store"), (b"content-length", str(len(body)).encode())]
+        start: HTTPResponseStartEvent = {"type": "http.response.start", "status": status, "headers": headers}
+        end: HTTPResponseBodyEvent = {"type": "http.response.body", "body": body, "more_body": False}
+        await send(start)
+        await send(end)
+
+    async def handle(scope: Scope, receive: Receive, send: Send) -> None:
+        server = scope.get("server")
+        if scope["type"] != ScopeType.HTTP or server is None or server[1] != port:
+            await app(scope, receive, send)
+        elif scope["path"] == "/metrics" and scope.get("method") in ("GET", "HEAD"):
+            body, content_type = exposition(metrics.registry)
+            await answer(send, 200, body, content_type)
+        else:
+            await answer(send, 404, b"only /metrics is served on this port\n", "text/plain; charset=utf-8")
+
+    return handle

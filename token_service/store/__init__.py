@@ -5,11 +5,11 @@ from token_service.store.base import EphemeralStore, StoreUnavailable
 __all__ = ["EphemeralStore", "StoreUnavailable", "open_store"]
 
 
-def open_store(redis_url: str | None, prefix: str) -> EphemeralStore:
+def open_store(redis_url: str | None, prefix: str, *, memory_mb: int = 256) -> EphemeralStore:
     if redis_url is None:
-        from token_service.store.memory import MemoryStore
+        from token_service.store.memory import MIB, MemoryStore
 
-        return MemoryStore()
+        return MemoryStore(memory_mb * MIB)
     from token_service.store.redis import RedisStore
 
     return RedisStore(redis_url, prefix)

@@ -23,9 +23,9 @@ from token_service.clock import Clock, epoch_seconds, system_clock
 from token_service.db.models import IdentityRow, UserRow
 from token_service.settings import TokenServiceSettings, UpstreamConfig
 from token_service.users.models import UpstreamProfile, User
+from token_service.users.names import MAX_USERNAME_LENGTH, canonical_username
 from token_service.users.passwords import check_password_policy, hash_password, needs_rehash, verify_password
 
-MAX_USERNAME_LENGTH = 200
 # A lost race on the (upstream, subject) constraint is resolved by re-reading; more than a
 # few rounds would mean something else is wrong, and looping forever would hide it.
 _LOGIN_ATTEMPTS = 3
@@ -44,9 +44,8 @@ class InvalidUsernameError(UserDirectoryError):
 
 
 def normalize_username(username: str) -> str:
-    # NFKC + casefold so "Alice", "alice" and look-alike compatibility forms are one account,
-    # both when adding a user and when signing in.
-    name = unicodedata.normalize("NFKC", username).strip().casefold()
+    # The same canonical form when adding a user, signing in and counting attempts.
+    name = canonical_username(username)
     if not name:
         raise InvalidUsernameError("the username is empty")
     if len(name) > MAX_USERNAME_LENGTH:

@@ -1,7 +1,8 @@
 // The OpenID Connect steps Auth.js performs for a Next.js app, done with oauth4webapi
 // (the library Auth.js is built on), one step per invocation so a test can drive the
 // login page in between. Configuration from the environment: ISSUER, CLIENT_ID,
-// CLIENT_SECRET, REDIRECT_URI, SCOPE. Every result is printed as one JSON line.
+// CLIENT_KEY_FILE (private_key_jwt: the private JWK from `token-service clients keygen`)
+// or CLIENT_SECRET, REDIRECT_URI, SCOPE. Every result is printed as one JSON line.
 //
 //   node flow.mjs authorize-url
 //     -> {"url", "code_verifier", "state", "nonce"}
@@ -20,7 +21,24 @@ const issuer = new URL(env("ISSUER"));
 // http unless told, which is what keeps production on https.
 const insecure = issuer.protocol === "http:" ? { [oauth.allowInsecureRequests]: true } : {};
 const client = { client_id: env("CLIENT_ID") };
-const clientAuth = oauth.ClientSecretBasic(env("CLIENT_SECRET"));
+
+// The key variant (the guide's first choice): the app proves itself with a private key,
+// so no secret is shared with the token service. The secret variant is the fallback.
+async function clientAuthentication() {
+  if (!process.env.CLIENT_KEY_FILE) return oauth.ClientSecretBasic(env("CLIENT_SECRET"));
+  const { readFile } = await import("node:fs/promises");
+  const jwk = JSON.parse(await readFile(process.env.CLIENT_KEY_FILE, "utf8"));
+  const algorithm = { ES256: { name: "ECDSA", namedCurve: "P-256" }, RS256: { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" } }[jwk.alg];
+  if (!algorithm) throw new Error(`CLIENT_KEY_FILE: unsupported alg ${jwk.alg}; generate the key with --alg ES256 or RS256`);
+  const key = await crypto.subtle.importKey("jwk", jwk, algorithm, false, ["sign"]);
+  // As Auth.js does for private_key_jwt: the assertion's audience names the issuer and the token endpoint.
+  return oauth.PrivateKeyJwt({ key, kid: jwk.kid }, {
+    [oauth.modifyAssertion](_header, payload) {
+      payload.aud = [issuer.href.replace(/\/$/, ""), new URL("/token", issuer).href];
+    },
+  });
+}
+const clientAuth = await clientAuthentication();
 const redirectUri = env("REDIRECT_URI");
 
 async function discover() {

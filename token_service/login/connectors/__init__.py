@@ -1,15 +1,15 @@
 """Upstream login connectors: OpenID Connect providers by discovery, and GitHub."""
 
-from token_service.login.connectors.base import (
+from token_service.login.connectors.base import UpstreamConnector
+from token_service.login.connectors.errors import (
     InvalidIdTokenError,
     IssuerMismatchError,
     StateMismatchError,
-    UpstreamConnector,
     UpstreamDeniedError,
     UpstreamError,
     UpstreamUnavailableError,
-    build_connectors,
 )
+from token_service.login.connectors.registry import build_connectors
 
 __all__ = [
     "InvalidIdTokenError",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hmac
 from typing import Any
 
-from token_service.login.connectors.base import IssuerMismatchError, StateMismatchError, UpstreamDeniedError
+from token_service.login.connectors.errors import IssuerMismatchError, StateMismatchError, UpstreamDeniedError
 
 
 def _same(a: str, b: str) -> bool:

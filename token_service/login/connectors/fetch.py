@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 
-from token_service.login.connectors.base import UpstreamUnavailableError
+from token_service.login.connectors.errors import UpstreamUnavailableError
 
 
 async def get_json(

@@ -11,7 +11,8 @@ from typing import Any
 
 import httpx
 
-from token_service.login.connectors.base import StateMismatchError, UpstreamUnavailableError, display_name
+from token_service.login.connectors.base import display_name
+from token_service.login.connectors.errors import StateMismatchError, UpstreamUnavailableError
 from token_service.login.connectors.callback import check_callback
 from token_service.login.connectors.fetch import get_json
 from token_service.login.connectors.oauth_client import authorization_url, exchange_code, oauth_client

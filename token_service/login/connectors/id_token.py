@@ -12,7 +12,7 @@ from joserfc import jws, jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import Key
 
-from token_service.login.connectors.base import InvalidIdTokenError
+from token_service.login.connectors.errors import InvalidIdTokenError
 
 KeyLookup = Callable[[str | None, str], Awaitable[Key]]
 

@@ -9,7 +9,7 @@ import httpx
 from joserfc.errors import JoseError
 from joserfc.jwk import Key, KeySet
 
-from token_service.login.connectors.base import InvalidIdTokenError, UpstreamUnavailableError
+from token_service.login.connectors.errors import InvalidIdTokenError, UpstreamUnavailableError
 from token_service.login.connectors.fetch import get_json
 
 

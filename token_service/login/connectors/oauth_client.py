@@ -17,7 +17,7 @@ with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="The httpx module is deprecated")
     from authlib.integrations.httpx_client import AsyncOAuth2Client
 
-from token_service.login.connectors.base import UpstreamDeniedError, UpstreamUnavailableError
+from token_service.login.connectors.errors import UpstreamDeniedError, UpstreamUnavailableError
 
 
 def new_secret() -> str:

@@ -9,12 +9,12 @@ from typing import Any
 import httpx
 from joserfc.jwk import Key
 
-from token_service.login.connectors.base import (
+from token_service.login.connectors.base import display_name
+from token_service.login.connectors.errors import (
     InvalidIdTokenError,
     IssuerMismatchError,
     StateMismatchError,
     UpstreamUnavailableError,
-    display_name,
 )
 from token_service.login.connectors.callback import check_callback
 from token_service.login.connectors.fetch import get_json

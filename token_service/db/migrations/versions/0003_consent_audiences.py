@@ -1,7 +1,7 @@
 """consent audiences (RFC 8707 resources a user approved)
 
-Revision ID: 0002_consent_audiences
-Revises: 0001
+Revision ID: 0003_consent_audiences
+Revises: 0002
 Create Date: 2026-12-02 13:20:00
 
 Existing rows keep NULL, read as "the client's default audience": the audience those
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002_consent_audiences"
-down_revision = "0001"
+revision = "0003_consent_audiences"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
