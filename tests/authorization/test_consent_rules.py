@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.authorization.conftest import API, PASSWORD, REDIRECT_URI, password_settings
+from tests.support.password_login import API, PASSWORD, REDIRECT_URI, password_settings
 from tests.support.browser import Browser, add_user, query_of
 from tests.support.token_service import RunningTokenService, running_token_service
 
