@@ -80,17 +80,6 @@ class InsufficientScope(TokenRejected):
         return " ".join(self.required_scopes)
 
 
-class UserRequired(TokenRejected):
-    """A valid token that names no user: a client's own token (client_credentials, RFC 9068 §5:
-    `sub` is the client id), sent to an endpoint that acts for a user (RFC 9700 §4.15)."""
-
-    error = "insufficient_user_authentication"  # RFC 9470 §3: the token's authentication does not suffice
-    status_code = 401
-
-    def __init__(self) -> None:
-        super().__init__("this endpoint acts for a user; a client's own token (client_credentials) names no user", rule="subject")
-
-
 class KeySetUnavailable(Exception):
     """The issuer's key set could not be loaded, so no token can be checked right now.
 

@@ -29,7 +29,7 @@ from litestar.types import ASGIApp, Guard
 
 from .bearer import bearer_token_from
 from .claims import AccessTokenClaims
-from .errors import InsufficientScope, KeySetUnavailable, MissingToken, TokenRejected, UserRequired, www_authenticate
+from .errors import InsufficientScope, KeySetUnavailable, MissingToken, TokenRejected, www_authenticate
 from .verifier import AccessTokenVerifier
 
 __all__ = [
@@ -88,16 +88,6 @@ def requires_scope(*scopes: str) -> Guard:
         claims = verified_claims(connection)
         if not claims.has_scopes(*scopes):
             raise InsufficientScope(scopes, granted_scopes=claims.scopes)
-
-    return guard
-
-
-def requires_user() -> Guard:
-    """A guard answering 401 insufficient_user_authentication unless the token names a user."""
-
-    def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-        if not verified_claims(connection).names_a_user:
-            raise UserRequired()
 
     return guard
 
