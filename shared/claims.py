@@ -37,5 +37,10 @@ class AccessTokenClaims:
         value = self.raw.get("email")
         return value if isinstance(value, str) else None
 
+    @property
+    def names_a_user(self) -> bool:
+        """False for a client's own token: RFC 9068 §5 gives client_credentials tokens `sub` = `client_id`."""
+        return self.sub != self.client_id
+
     def has_scopes(self, *scopes: str) -> bool:
         return self.scopes.issuperset(scopes)

@@ -3,6 +3,28 @@
 from __future__ import annotations
 
 
+ECHO_LIMIT = 100
+DESCRIPTION_LIMIT = 600
+
+
+def echo(value: object, limit: int = ECHO_LIMIT) -> str:
+    """A request value as it may appear in an error or a log line: quoted, and cut to `limit`.
+
+    Whatever a client sends comes back at most this long, so a 60 KB parameter cannot
+    inflate every error response and log line that names it.
+    """
+    text = str(value)
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[:limit]!r}... ({len(text)} characters)"
+
+
+def clipped(description: str) -> str:
+    """The backstop for a description built without echo(); the error registry applies it
+    to everything it answers and logs."""
+    return description if len(description) <= DESCRIPTION_LIMIT else f"{description[:DESCRIPTION_LIMIT]}... (cut)"
+
+
 class OAuthError(Exception):
     error: str = "invalid_request"
     status_code: int = 400

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -62,7 +63,7 @@ class TokenServiceSettings(BaseSettings):
     # nothing is read at import time and tests can pass their own environment.
     model_config = SettingsConfigDict(extra="forbid", validate_default=True, frozen=True)
 
-    issuer: str = Field("http://127.0.0.1:8000", description="Exact `iss` of every token and the base of every endpoint URL.")
+    issuer: str = Field("http://127.0.0.1:8000", description="Exact `iss` of every token and the base of every endpoint URL; scheme, host and port only (no path).")
     data_dir: Path = Field(DEFAULT_DATA_DIR, description="Where the embedded SQLite database and generated key-encryption key live.")
     database_url: str | None = Field(
         None, description="SQLAlchemy URL; unset = SQLite in `data_dir`. Production: `postgresql+asyncpg://user@host/db`."
@@ -148,7 +149,15 @@ class TokenServiceSettings(BaseSettings):
     @field_validator("issuer")
     @classmethod
     def _issuer(cls, value: str) -> str:
-        return validate_issuer_url(value)
+        validate_issuer_url(value)
+        # Our routes, discovery documents and cookie paths live at the root of the host; an
+        # issuer with a path would advertise URLs that answer 404, so it is refused outright.
+        if urlsplit(value).path not in ("", "/"):
+            raise ValueError(
+                f"{value!r} has a path; the token service must be served at the root of its host. "
+                "Behind a proxy, give it its own host name (e.g. https://auth.example.com) instead of a path prefix"
+            )
+        return value
 
     @field_validator("login_rate_limit_ip", "login_rate_limit_username", "token_rate_limit", "login_start_rate_limit_ip")
     @classmethod

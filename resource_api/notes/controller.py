@@ -30,6 +30,13 @@ def _out(note: Note) -> NoteOut:
     return NoteOut(id=note.id, text=note.text, created_at=created_at)
 
 
+def owner_of(claims: AccessTokenClaims) -> str:
+    """Whose notes a token reaches: a user's by `sub`, a client's own token (client_credentials,
+    RFC 9068 §5: `sub` = `client_id`) a separate `client:` space. User subs never contain
+    a colon, so a client can never reach a user's notes, whatever its client_id (RFC 9700 §4.15)."""
+    return claims.sub if claims.names_a_user else f"client:{claims.client_id}"
+
+
 class NotesController(Controller):
     path = "/notes"
     tags = ["notes"]
@@ -39,7 +46,7 @@ class NotesController(Controller):
     async def list_notes(
         self, claims: NamedDependency[AccessTokenClaims], notes: NamedDependency[NoteService]
     ) -> list[NoteOut]:
-        return [_out(note) for note in await notes.list_for(claims.sub)]
+        return [_out(note) for note in await notes.list_for(owner_of(claims))]
 
     @post(guards=[requires_scope("notes:write")], status_code=201)
     async def add_note(
@@ -48,4 +55,4 @@ class NotesController(Controller):
         data: JSONBody[NewNote],
         notes: NamedDependency[NoteService],
     ) -> NoteOut:
-        return _out(await notes.add(claims.sub, data.text))
+        return _out(await notes.add(owner_of(claims), data.text))

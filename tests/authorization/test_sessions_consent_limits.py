@@ -99,6 +99,21 @@ def test_logout_can_revoke_the_sessions_refresh_tokens(setup: LoginSetup, browse
     assert refreshed.status_code == 400 and refreshed.json()["error"] == "invalid_grant"
 
 
+def test_an_access_token_is_not_an_id_token_hint_for_logout(setup: LoginSetup, browser: Browser) -> None:
+    result = browser.login(setup.url, setup.client_id, REDIRECT_URI, setup.username, PASSWORD, scope="openid offline_access")
+    tokens = httpx.post(
+        f"{setup.url}/token",
+        data={"grant_type": "authorization_code", "code": result.params["code"], "redirect_uri": REDIRECT_URI, "client_id": setup.client_id, "code_verifier": result.verifier},
+    ).json()
+    # Every resource server holds such a token: signed by us, naming the user, but not an ID token.
+    response = browser.http.get(f"{setup.url}/logout", params={"id_token_hint": tokens["access_token"], "revoke_refresh_tokens": "true"})
+    assert response.status_code == 200 and "Sign out?" in response.text
+    refreshed = httpx.post(f"{setup.url}/token", data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"], "client_id": setup.client_id})
+    assert refreshed.status_code == 200, "refresh tokens were revoked without the confirmation page"
+    again = browser.authorize(setup.url, setup.client_id, REDIRECT_URI, scope="openid")
+    assert isinstance(again, str) and "code=" in again, "the session ended without the confirmation page"
+
+
 def test_https_issuer_uses_host_prefixed_secure_cookies(make_settings: Any) -> None:
     settings = password_settings(make_settings)
     settings = settings.model_copy(update={"issuer": f"https://127.0.0.1:{settings.port}"})

@@ -90,3 +90,40 @@ def test_token_from_another_token_service_instance_is_rejected(
     assert response.status_code == 401
     assert 'error="invalid_token"' in response.headers["www-authenticate"]
     assert "is not in the JWKS of" in response.json()["error_description"]
+
+
+def test_a_client_named_like_a_user_cannot_read_that_users_notes(
+    token_service: RunningTokenService, resource_api: LiveServer, tmp_path: Path
+) -> None:
+    from token_service.clients.registry import ClientExistsError
+    from tests.support.browser import add_user
+
+    user_id = add_user(token_service.settings, "erin", "correct horse battery staple")
+    assert user_id.startswith("u_"), "new user subs carry the reserved prefix"
+    # A legacy user's notes (ids from before the prefix), written straight into the API's database.
+    import asyncio
+    from datetime import UTC, datetime
+
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from resource_api.notes.models import Note
+
+    async def seed() -> None:
+        engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path}/notes.db")
+        async with engine.begin() as db:
+            await db.execute(Note.__table__.insert().values(owner_sub=legacy_sub, text="legacy user's secret", created_at=datetime.now(UTC)))  # type: ignore[attr-defined]
+        await engine.dispose()
+
+    # Registering a client whose id is the user's sub, or has the user-id form, is refused.
+    for taken in (user_id, "u_anything"):
+        with pytest.raises(ClientExistsError):
+            token_service.add_client(client_id=taken, scope="notes:read", audience=resource_api.url)
+    # Even a client_id equal to a pre-prefix (legacy) user's sub cannot reach that user's notes:
+    # a client's own token is kept in a separate space by the notes API.
+    legacy_sub = "LegacyUserSub0123456789"
+    token_service.add_client(client_id=legacy_sub, scope="notes:read", audience=resource_api.url, secret="s" * 40)
+    asyncio.run(seed())
+    with OAuth2Client(legacy_sub, "s" * 40) as client:
+        token = client.fetch_token(f"{token_service.url}/token", grant_type="client_credentials", scope="notes:read")["access_token"]
+    listed = httpx.get(f"{resource_api.url}/notes", headers={"Authorization": f"Bearer {token}"})
+    assert listed.status_code == 200 and listed.json() == []

@@ -152,6 +152,19 @@ def test_two_authentication_methods_at_once_are_rejected(service: RunningTokenSe
     assert response.status_code == 400 and response.json()["error"] == "invalid_request"
 
 
+def test_two_authorization_headers_are_refused(service: RunningTokenService) -> None:
+    client_id, secret = machine_client(service)
+    other_id, other_secret = machine_client(service)
+    for path in ("/token", "/introspect", "/revoke"):
+        response = httpx.post(
+            f"{service.url}{path}",
+            data={"grant_type": "client_credentials", "token": "x"},
+            headers=[("Authorization", basic(client_id, secret)), ("Authorization", basic(other_id, other_secret))],
+        )
+        assert response.status_code == 400, path
+        assert response.json()["error"] == "invalid_request" and "more than one Authorization header" in response.json()["error_description"]
+
+
 def test_secret_with_reserved_characters_in_basic_is_form_decoded(service: RunningTokenService) -> None:
     secret = "s3cr:t/with+plus&percent%and=more-characters!"
     client_id, _ = machine_client(service, secret=secret)

@@ -110,6 +110,11 @@ def test_several_workers_without_redis_are_refused(monkeypatch: pytest.MonkeyPat
     assert "TOKEN_SERVICE_REDIS_URL" in err and "--workers" in err
 
 
+def test_an_issuer_with_a_path_is_refused_at_start_up(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    # Its endpoints and discovery documents would be advertised under the path and answer 404.
+    code, err = run_cli(monkeypatch, capsys, {"TOKEN_SERVICE_ISSUER": "http://127.0.0.1:8000/auth", "TOKEN_SERVICE_DATA_DIR": str(tmp_path)})
+    assert code == 2 and "TOKEN_SERVICE_ISSUER" in err and "has a path" in err and "own host name" in err
+
 def test_a_given_environment_replaces_the_process_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     from token_service.settings import load_settings
 

@@ -4,6 +4,8 @@ nothing for public clients."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import base64
 import binascii
 import logging
@@ -27,6 +29,17 @@ class Credentials:
     secret: str | None
     method: str  # client_secret_basic | client_secret_post | private_key_jwt | none
     assertion: UnverifiedAssertion | None = None
+
+
+def single_authorization(values: Sequence[str]) -> str | None:
+    """The one Authorization header of a request, or None.
+
+    Two of them are refused, as the resource API refuses them (shared/bearer.py): taking the
+    first would let a proxy or client that adds its own header decide which credential counts.
+    """
+    if len(values) > 1:
+        raise InvalidRequest(f"the request has more than one Authorization header ({len(values)}); send exactly one")
+    return values[0] if values else None
 
 
 def read_credentials(authorization: str | None, params: dict[str, str]) -> Credentials:

@@ -18,7 +18,8 @@ from token_service.clients.metadata import ClientMetadata, InvalidClientMetadata
 from token_service.clients.models import Client
 from token_service.clients.secrets import hash_client_secret
 from token_service.clock import Clock, epoch_seconds, system_clock
-from token_service.db.models import ClientRow
+from token_service.db.models import ClientRow, UserRow
+from token_service.users.directory import USER_ID_PREFIX
 
 CACHE_SECONDS = 5.0
 GRANT_TYPES = ("client_credentials", "authorization_code", "refresh_token")
@@ -84,6 +85,15 @@ class ClientRegistry:
             stored = [Client.from_row(row) for row in rows]
         return sorted(stored + list(self._configured.values()), key=lambda c: c.client_id)
 
+    async def _refuse_user_like(self, client_id: str) -> None:
+        """A client's own tokens carry sub = client_id (RFC 9068 §5): one equal to a user's sub
+        would act as that user at every resource server (RFC 9700 §4.15)."""
+        if client_id.startswith(USER_ID_PREFIX):
+            raise ClientExistsError(f"client_id {client_id!r} starts with {USER_ID_PREFIX!r}, which is reserved for user ids; choose another")
+        async with self._sessions() as session:
+            if await session.get(UserRow, client_id) is not None:
+                raise ClientExistsError(f"client_id {client_id!r} is the id of a user; choose another")
+
     async def add(self, metadata: ClientMetadata) -> Client:
         """Store a validated registration; the plain secret, if any, is stored only as its hash."""
         problem = metadata.jwks_uri_problem(allow_private=self._allow_private_urls)
@@ -92,6 +102,7 @@ class ClientRegistry:
         client_id = metadata.client_id
         if client_id in self._configured:
             raise ClientExistsError(f"client {client_id!r} is declared in the config file")
+        await self._refuse_user_like(client_id)
         row = ClientRow(
             client_id=client_id,
             secret_hash=secret_hash_of(metadata),

@@ -83,6 +83,8 @@ class ConsentRow(Base):
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     client_id: Mapped[str] = mapped_column(String(200), primary_key=True)
     scope: Mapped[str] = mapped_column(Text)
+    # Space-separated audiences (RFC 8707 resources) approved; NULL on rows from before they were recorded.
+    audiences: Mapped[str | None] = mapped_column(Text, nullable=True)
     granted_at: Mapped[int] = mapped_column(BigInteger)
 
 

@@ -26,6 +26,7 @@ from token_service.errors import (
     RequestUriNotSupported,
     UnauthorizedClient,
     UnsupportedResponseType,
+    echo,
 )
 from token_service.grants.pkce import valid_challenge
 from token_service.grants.scopes import parse_scope, resolve_audience
@@ -95,7 +96,7 @@ def validate_request(client: Client, redirect_uri: str, params: dict[str, str], 
     scopes = requested or client.scopes
     extra = scopes - client.scopes
     if extra:
-        raise InvalidScope(f"scope {' '.join(sorted(extra))!r} is not allowed for this client")
+        raise InvalidScope(f"scope {echo(' '.join(sorted(extra)))} is not allowed for this client")
     resource = params.get("resource")
     resolve_audience(client, resource)
     prompt = params.get("prompt")
@@ -156,7 +157,13 @@ async def authorize_continue(
 
 
 @post("/consent", summary="Record the user's consent decision", include_in_schema=False, status_code=303, opt=PAGE_ROUTE)
-async def consent(request: Request[Any, Any, State], browser_sessions: Injected[BrowserSessions], consents: Injected[ConsentRecords], flow: Injected[AuthorizationFlow]) -> Response[Any]:
+async def consent(
+    request: Request[Any, Any, State],
+    browser_sessions: Injected[BrowserSessions],
+    clients: Injected[ClientRegistry],
+    consents: Injected[ConsentRecords],
+    flow: Injected[AuthorizationFlow],
+) -> Response[Any]:
     form, transaction = await posted_transaction_form(flow.transactions, request)
     browser_session = await browser_sessions.of_request(request)
     auth_request = transaction.request
@@ -165,5 +172,9 @@ async def consent(request: Request[Any, Any, State], browser_sessions: Injected[
     await flow.transactions.finish(transaction.id)
     if form.get("decision") != "allow":
         return flow.error_redirect(auth_request.redirect_uri, AccessDenied("the user denied the request"), auth_request.state, status_code=303)
-    await consents.remember(browser_session.user_id, auth_request.client_id, frozenset(auth_request.scope.split()))
+    client = await clients.get(auth_request.client_id)
+    if client is None:
+        raise PageError("Unknown application", "The application is no longer registered.")
+    audience = resolve_audience(client, auth_request.resource)
+    await consents.remember(browser_session.user_id, client, frozenset(auth_request.scope.split()), audience)
     return await flow.issue_code_redirect(auth_request, browser_session, status_code=303)

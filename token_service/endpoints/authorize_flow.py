@@ -133,8 +133,11 @@ class AuthorizationFlow:
             return await self.start_login(http, request, tx)
         assert browser_session is not None
         scopes = frozenset(request.scope.split())
-        consented = await self._consents.covers(browser_session.user_id, client, scopes)
-        if not consented or ("consent" in prompts and not client.first_party and tx is None):
+        audience = resolve_audience(client, request.resource)
+        consented = await self._consents.covers(browser_session.user_id, client, scopes, audience)
+        # prompt=consent asks every time (OIDC Core §3.1.2.1), also right after a login in
+        # this same transaction; only the POST of the consent page itself issues the code.
+        if not consented or "consent" in prompts:
             if "none" in prompts:
                 denied = ConsentRequired("the user has not approved this client")
                 return self.error_redirect(request.redirect_uri, denied, request.state, status_code=status_code)
@@ -148,7 +151,7 @@ class AuthorizationFlow:
                 client_name=client_display_name(client),
                 client_id=client.client_id,
                 redirect_host=urlsplit(request.redirect_uri).netloc.rpartition("@")[2],
-                audience=resolve_audience(client, request.resource),
+                audience=audience,
                 scopes=describe_scopes(scopes),
                 user=shown_user,
             )

@@ -7,7 +7,7 @@ from typing import Any
 from litestar import Request, Response, post
 from litestar.datastructures import State
 
-from token_service.clients.authentication import ClientAuthenticator, read_credentials
+from token_service.clients.authentication import ClientAuthenticator, read_credentials, single_authorization
 from token_service.endpoints.responses import no_store_json
 from token_service.errors import InvalidClient, InvalidRequest
 from token_service.http.forms import read_form
@@ -23,7 +23,7 @@ async def introspect(
     request: Request[Any, Any, State], client_auth: Injected[ClientAuthenticator], issued_tokens: Injected[IssuedTokens]
 ) -> Response[bytes]:
     params = await read_form(request)
-    credentials = read_credentials(request.headers.get("authorization"), params)
+    credentials = read_credentials(single_authorization(request.headers.getall("authorization", [])), params)
     client = await client_auth.authenticate(credentials)
     # RFC 7662 §2.1 requires authorization of the caller to prevent token scanning
     # (§4); a public client has no secret, so anyone could call in its name.

@@ -33,8 +33,13 @@ from token_service.tokens.refresh import RefreshTokens
 _CARRIED = ("client_id", "post_logout_redirect_uri", "state", "revoke_refresh_tokens")
 
 
-async def verified_hint(resolver: SnapshotKeyResolver, id_token_hint: str | None) -> dict[str, Any] | None:
-    """The claims of an ID token we issued (expired ones are fine for a hint, forged ones are not)."""
+async def verified_hint(resolver: SnapshotKeyResolver, clients: ClientRegistry, id_token_hint: str | None) -> dict[str, Any] | None:
+    """The claims of an ID token we issued (expired ones are fine for a hint, forged ones are not).
+
+    Only an ID token (RP-Initiated Logout §2/§4): our access tokens are signed with the same
+    keys and every resource server holds some, so one that is `typ: at+jwt`, carries
+    `client_id` (RFC 9068 §2.2) or is addressed to anything but a registered client is not a hint.
+    """
     if not id_token_hint or len(id_token_hint) > 8192:
         return None
     try:
@@ -43,9 +48,14 @@ async def verified_hint(resolver: SnapshotKeyResolver, id_token_hint: str | None
         token = jwt.decode(id_token_hint, key, algorithms=["RS256"])
     except Exception:  # any malformed or foreign hint is simply not a hint
         return None
-    if token.claims.get("iss") != resolver.issuer:
+    claims = dict(token.claims)
+    typ = str(header.get("typ", "JWT")).lower()
+    if typ in ("at+jwt", "application/at+jwt") or "client_id" in claims or claims.get("iss") != resolver.issuer:
         return None
-    return dict(token.claims)
+    audience = claims.get("aud")
+    if not isinstance(audience, str) or await clients.get(audience) is None:
+        return None
+    return claims
 
 
 def logout_csrf(session_cookie: str) -> str:
@@ -79,7 +89,7 @@ async def logout(
     own_keys: Injected[SnapshotKeyResolver],
 ) -> Response[Any]:
     params = await read_form(request) if request.method == "POST" else parse_params(request.url.query or "", "query string")
-    hint = await verified_hint(own_keys, params.get("id_token_hint"))
+    hint = await verified_hint(own_keys, clients, params.get("id_token_hint"))
     hinted = hint.get("aud") if hint is not None and isinstance(hint.get("aud"), str) else None
     if params.get("client_id") and hinted and hinted != params["client_id"]:
         raise PageError("Invalid request", "client_id does not match the ID token hint.")

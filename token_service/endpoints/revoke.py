@@ -7,7 +7,7 @@ from typing import Any
 from litestar import Request, Response, post
 from litestar.datastructures import State
 
-from token_service.clients.authentication import ClientAuthenticator, read_credentials
+from token_service.clients.authentication import ClientAuthenticator, read_credentials, single_authorization
 from token_service.endpoints.responses import NO_STORE
 from token_service.errors import InvalidRequest
 from token_service.http.forms import read_form
@@ -23,7 +23,7 @@ async def revoke(request: Request[Any, Any, State], client_auth: Injected[Client
     params = await read_form(request)
     # RFC 7009 §2.1: confidential clients authenticate; a public client identifies itself
     # with client_id and may revoke only its own tokens.
-    client = await client_auth.authenticate(read_credentials(request.headers.get("authorization"), params))
+    client = await client_auth.authenticate(read_credentials(single_authorization(request.headers.getall("authorization", [])), params))
     token = params.get("token")
     if token is None:
         raise InvalidRequest("token is required (RFC 7009 §2.1)")

@@ -8,10 +8,10 @@ from litestar import Request, post
 from litestar.datastructures import State
 from litestar.response.base import ASGIResponse
 
-from token_service.clients.authentication import ClientAuthenticator, read_credentials
+from token_service.clients.authentication import ClientAuthenticator, read_credentials, single_authorization
 from token_service.dpop.proofs import TokenRequestProofs
 from token_service.endpoints.responses import no_store_json_asgi
-from token_service.errors import InvalidRequest, SlowDown, UnauthorizedClient, UnsupportedGrantType
+from token_service.errors import InvalidRequest, SlowDown, UnauthorizedClient, UnsupportedGrantType, echo
 from token_service.grants.issuance import Grant
 from token_service.http.forms import read_form
 from token_service.http.injected import Injected
@@ -34,7 +34,7 @@ async def token_endpoint(
     dpop_proofs: Injected[TokenRequestProofs],
 ) -> ASGIResponse:
     params = await read_form(request)
-    credentials = read_credentials(request.headers.get("authorization"), params)
+    credentials = read_credentials(single_authorization(request.headers.getall("authorization", [])), params)
     client = await client_auth.authenticate(credentials)
     wait = await token_limits.check(client.client_id)
     if wait is not None:
@@ -45,10 +45,10 @@ async def token_endpoint(
         raise InvalidRequest("grant_type is required")
     grant = grants.get(grant_type)
     if grant is None:
-        raise UnsupportedGrantType(f"grant_type {grant_type[:60]!r} is not supported; supported: {', '.join(sorted(grants))}")
+        raise UnsupportedGrantType(f"grant_type {echo(grant_type)} is not supported; supported: {', '.join(sorted(grants))}")
     note_request(grant_type=grant_type)
     if grant_type not in client.grant_types:
-        raise UnauthorizedClient(f"client {client.client_id!r} is not registered for grant_type {grant_type!r}")
+        raise UnauthorizedClient(f"client {client.client_id!r} is not registered for grant_type {echo(grant_type)}")
     dpop_jkt = await dpop_proofs.key_of(request.headers.getall("dpop", []), client)
     body = await grant(client, params, dpop_jkt=dpop_jkt)
     metrics.token_issued(grant_type, client.client_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from token_service.clients.models import Client
-from token_service.errors import InvalidRequest, InvalidScope
+from token_service.errors import InvalidRequest, InvalidScope, echo
 from token_service.grants.issuance import TokenMinter
 from token_service.grants.scopes import parse_scope, resolve_audience
 from token_service.tokens.refresh import RefreshContext, RefreshTokens
@@ -26,7 +26,7 @@ class RefreshTokenGrant:
             original = frozenset(context.scope.split())
             # RFC 6749 §6: scopes can only narrow; the refresh token keeps the original scope.
             if requested - original:
-                raise InvalidScope(f"scope {' '.join(sorted(requested - original))!r} was not granted to this refresh token")
+                raise InvalidScope(f"scope {echo(' '.join(sorted(requested - original)))} was not granted to this refresh token")
             return self._minter.user_tokens(
                 client=client,
                 user=context.user,

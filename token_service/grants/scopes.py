@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from token_service.clients.models import Client
-from token_service.errors import InvalidRequest, InvalidScope, InvalidTarget
+from token_service.errors import InvalidRequest, InvalidScope, InvalidTarget, echo
 
 
 def parse_scope(value: str | None) -> frozenset[str]:
@@ -22,7 +22,7 @@ def granted_scopes(client: Client, requested: frozenset[str]) -> frozenset[str]:
         return client.scopes
     extra = requested - client.scopes
     if extra:
-        raise InvalidScope(f"scope {' '.join(sorted(extra))!r} is not allowed for client {client.client_id!r}")
+        raise InvalidScope(f"scope {echo(' '.join(sorted(extra)))} is not allowed for client {echo(client.client_id)}")
     return requested
 
 
@@ -30,9 +30,9 @@ def resolve_audience(client: Client, resource: str | None) -> str:
     if resource is not None:
         # RFC 8707 §2: an absolute URI without a fragment, and one the client may address.
         if "#" in resource or "://" not in resource:
-            raise InvalidTarget(f"resource {resource!r} must be an absolute URI without a fragment (RFC 8707 §2)")
+            raise InvalidTarget(f"resource {echo(resource)} must be an absolute URI without a fragment (RFC 8707 §2)")
         if resource not in client.allowed_audiences():
-            raise InvalidTarget(f"resource {resource!r} is not allowed for client {client.client_id!r}")
+            raise InvalidTarget(f"resource {echo(resource)} is not allowed for client {echo(client.client_id)}")
         return resource
     if client.audience is None:
         raise InvalidRequest(

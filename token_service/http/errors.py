@@ -16,7 +16,7 @@ from litestar.exceptions import HTTPException
 from shared.errors import TokenRejected, www_authenticate
 from token_service.backends import RETRY_AFTER, is_backend_outage
 from token_service.endpoints.responses import NO_STORE, json_response
-from token_service.errors import OAuthError, PageError, TemporarilyUnavailable
+from token_service.errors import OAuthError, PageError, TemporarilyUnavailable, clipped
 from token_service.http.routes import route_options
 from token_service.pages import render_error_page
 from token_service.observability.access import note_request
@@ -44,6 +44,7 @@ def shows_pages(request: AnyRequest) -> bool:
 
 
 def render(request: AnyRequest, *, error: str, description: str, status_code: int, headers: dict[str, str], title: str) -> Response[Any]:
+    description = clipped(description)
     note_rejection(request, error, description)
     if shows_pages(request):
         # A person is looking at this one: an HTML page, with the same status and headers.

@@ -1,4 +1,10 @@
-"""Which scopes a user has approved for a client, remembered across sign-ins."""
+"""Which scopes a user has approved for a client, and for which audiences, remembered across sign-ins.
+
+The audience (the `resource` of RFC 8707) is part of what the user approved: a consent for
+the notes API is not a consent for the payments API (RFC 9700 §2.3). Rows written before
+audiences were recorded hold NULL and cover only the client's default audience, the one
+those consents were shown for when no `resource` was sent.
+"""
 
 from __future__ import annotations
 
@@ -9,24 +15,31 @@ from token_service.clock import Clock, epoch_seconds
 from token_service.db.models import ConsentRow
 
 
+def recorded_audiences(row: ConsentRow, client: Client) -> set[str]:
+    if row.audiences is None:
+        return {client.audience} if client.audience else set()
+    return set(row.audiences.split())
+
+
 class ConsentRecords:
     def __init__(self, db_sessions: async_sessionmaker[AsyncSession], clock: Clock) -> None:
         self._db_sessions = db_sessions
         self._clock = clock
 
-    async def covers(self, user_id: str, client: Client, scopes: frozenset[str]) -> bool:
+    async def covers(self, user_id: str, client: Client, scopes: frozenset[str], audience: str) -> bool:
         if client.first_party:
             return True
         async with self._db_sessions() as db:
             row = await db.get(ConsentRow, (user_id, client.client_id))
-        return row is not None and scopes <= set(row.scope.split())
+        return row is not None and scopes <= set(row.scope.split()) and audience in recorded_audiences(row, client)
 
-    async def remember(self, user_id: str, client_id: str, scopes: frozenset[str]) -> None:
+    async def remember(self, user_id: str, client: Client, scopes: frozenset[str], audience: str) -> None:
         now = epoch_seconds(self._clock)
         async with self._db_sessions() as db, db.begin():
-            row = await db.get(ConsentRow, (user_id, client_id), with_for_update=True)
+            row = await db.get(ConsentRow, (user_id, client.client_id), with_for_update=True)
             if row is None:
-                db.add(ConsentRow(user_id=user_id, client_id=client_id, scope=" ".join(sorted(scopes)), granted_at=now))
+                db.add(ConsentRow(user_id=user_id, client_id=client.client_id, scope=" ".join(sorted(scopes)), audiences=audience, granted_at=now))
             else:
                 row.scope = " ".join(sorted(scopes | set(row.scope.split())))
+                row.audiences = " ".join(sorted(recorded_audiences(row, client) | {audience}))
                 row.granted_at = now

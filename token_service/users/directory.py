@@ -55,8 +55,14 @@ def normalize_username(username: str) -> str:
     return name
 
 
+# Every new user's `sub` starts with this; no client_id may (clients/registry.py), so a
+# client's own token (sub = client_id, RFC 9068 §5) can never name a user. Users created
+# before the prefix keep their ids: the registry refuses a client_id equal to any of them.
+USER_ID_PREFIX = "u_"
+
+
 def new_user_id() -> str:
-    return secrets.token_urlsafe(16)
+    return USER_ID_PREFIX + secrets.token_urlsafe(16)
 
 
 class UserDirectory:
