@@ -1,6 +1,6 @@
 """consent audiences (RFC 8707 resources a user approved)
 
-Revision ID: 0003_consent_audiences
+Revision ID: 0004
 Revises: 0002
 Create Date: 2026-12-02 13:20:00
 
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003_consent_audiences"
-down_revision = "0002"
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
