@@ -1,7 +1,7 @@
 """consent audiences (RFC 8707 resources a user approved)
 
 Revision ID: 0004
-Revises: 0002
+Revises: 0003
 Create Date: 2026-12-02 13:20:00
 
 Existing rows keep NULL, read as "the client's default audience": the audience those
