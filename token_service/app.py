@@ -56,6 +56,8 @@ from token_service.login.transactions import LoginTransactions
 from token_service.observability.metrics import TokenServiceMetrics, metrics_endpoint, metrics_listener
 from token_service.pages import Branding, page_templates, stylesheet_route
 from token_service.ratelimit import LoginLimits, RateLimiter, TokenLimits, limiter_storage
+from token_service.resources.registry import ResourceRegistry, config_resources
+from token_service.resources.targets import ResourceTargets
 from token_service.runtime import Runtime, open_runtime
 from token_service.settings import TokenServiceSettings
 from token_service.tokens.denylist import AccessTokenDenyList
@@ -72,6 +74,7 @@ class Services:
 
     clock: Clock
     clients: ClientRegistry
+    resources: ResourceRegistry
     client_auth: ClientAuthenticator
     users: UserDirectory
     sign_in: SignInMethods
@@ -97,19 +100,30 @@ class Services:
     jwks_max_age: int
 
 
-def build_grants(settings: TokenServiceSettings, runtime: Runtime, *, users: UserDirectory, codes: AuthorizationCodes, refresh_tokens: RefreshTokens, denylist: AccessTokenDenyList) -> Grants:
+def build_grants(
+    settings: TokenServiceSettings,
+    runtime: Runtime,
+    *,
+    users: UserDirectory,
+    codes: AuthorizationCodes,
+    refresh_tokens: RefreshTokens,
+    denylist: AccessTokenDenyList,
+    targets: ResourceTargets,
+) -> Grants:
     """The token endpoint's grant types: adding one is a class with `__call__(client, params)` and a line here."""
     minter = TokenMinter.from_settings(TokenSigner(runtime.current_keys.current), settings, runtime.clock)
     return {
-        "authorization_code": AuthorizationCodeGrant(codes, users, refresh_tokens, denylist, minter, runtime.clock),
-        "client_credentials": ClientCredentialsGrant(minter),
-        "refresh_token": RefreshTokenGrant(refresh_tokens, minter),
+        "authorization_code": AuthorizationCodeGrant(codes, users, refresh_tokens, denylist, minter, targets, runtime.clock),
+        "client_credentials": ClientCredentialsGrant(minter, targets),
+        "refresh_token": RefreshTokenGrant(refresh_tokens, minter, targets),
     }
 
 
 def build_services(settings: TokenServiceSettings, runtime: Runtime, metrics: TokenServiceMetrics) -> Services:
     clock, db_sessions, store = runtime.clock, runtime.db_sessions, runtime.store
     clients = ClientRegistry(db_sessions, config_clients(settings.clients), allow_private_urls=settings.allow_private_urls, clock=clock)
+    resources = ResourceRegistry(db_sessions, config_resources(settings.resources), clock=clock)
+    targets = ResourceTargets(resources, userinfo_audience=settings.endpoint("/userinfo"))
     client_auth = build_client_authenticator(
         clients,
         runtime.outbound,
@@ -135,13 +149,14 @@ def build_services(settings: TokenServiceSettings, runtime: Runtime, metrics: To
         per_start_ip=settings.login_start_rate_limit_ip,
     )
     own_keys = SnapshotKeyResolver(settings.issuer, runtime.current_keys.current)
-    grants = build_grants(settings, runtime, users=users, codes=codes, refresh_tokens=refresh_tokens, denylist=denylist)
+    grants = build_grants(settings, runtime, users=users, codes=codes, refresh_tokens=refresh_tokens, denylist=denylist, targets=targets)
     dpop_proofs = token_request_proofs(
         store, token_url=settings.endpoint("/token"), max_age=settings.dpop_proof_max_age, leeway=settings.leeway, nonce=settings.dpop_nonce, clock=clock
     )
     return Services(
         clock=clock,
         clients=clients,
+        resources=resources,
         client_auth=client_auth,
         users=users,
         sign_in=sign_in,
@@ -163,6 +178,7 @@ def build_services(settings: TokenServiceSettings, runtime: Runtime, metrics: To
             transactions=login_transactions,
             sign_in=sign_in,
             login_limits=login_limits,
+            targets=targets,
             clock=clock,
         ),
         grants=grants,

@@ -14,6 +14,7 @@ from token_service.db.engine import create_engine
 from token_service.diagnostics.cli import register as register_diagnostic_commands
 from token_service.keys.cli import register as register_key_commands
 from token_service.keys.sealing import new_kek_text
+from token_service.resources.cli import register as register_resource_commands
 from token_service.runtime import prepare_database
 from token_service.settings import ConfigurationError, TokenServiceSettings, load_settings
 from token_service.usage import UsageError
@@ -78,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     command("upgrade", cmd_db_upgrade, "apply Alembic migrations up to head", db)
 
     register_client_commands(sub, command)
+    register_resource_commands(sub, command)
 
     keys = sub.add_parser("keys", help="signing keys").add_subparsers(dest="keys_command", required=True)
     command("new-kek", cmd_keys_new_kek, "print a new random key-encryption key for TOKEN_SERVICE_KEY_ENCRYPTION_KEY", keys)

@@ -30,7 +30,9 @@ from token_service.clients.metadata import ClientMetadata
 from token_service.clients.registry import ClientRegistry, config_clients
 from token_service.clients.secrets import generate_client_secret, hash_client_secret
 from token_service.observability.logging import configure_logging
-from token_service.db.models import ClientRow
+from token_service.db.models import ClientRow, ResourceRow
+from token_service.resources.model import ResourceConfig
+from token_service.resources.registry import ResourceRegistry, config_resources
 from token_service.runtime import open_runtime
 from token_service.settings import TokenServiceSettings, UpstreamConfig
 from token_service.users.directory import UserDirectory
@@ -67,6 +69,27 @@ def browser_client_fields(resource_api_url: str) -> dict[str, Any]:
         "public": True,
         "first_party": True,
     }
+
+
+def notes_api_resource(resource_api_url: str) -> ResourceConfig:
+    """The example resource API as a registered resource: its name and scope words appear on consent pages."""
+    return ResourceConfig.model_validate(
+        {
+            "identifier": resource_api_url,
+            "name": "Notes API",
+            "scopes": [{"name": "notes:read", "description": "Read your notes"}, {"name": "notes:write", "description": "Add notes for you"}],
+        }
+    )
+
+
+async def upsert_resource(settings: TokenServiceSettings, db_sessions: async_sessionmaker[AsyncSession], config: ResourceConfig) -> None:
+    if any(r.identifier == config.identifier for r in settings.resources):
+        return  # declared in the TOML file: that declaration wins
+    async with db_sessions() as db, db.begin():
+        row = await db.get(ResourceRow, config.identifier)
+        if row is not None:
+            await db.delete(row)
+    await ResourceRegistry(db_sessions, config_resources(settings.resources)).add(config)
 
 
 async def upsert_client(registry: ClientRegistry, db_sessions: async_sessionmaker[AsyncSession], client_id: str, **fields: Any) -> None:
@@ -107,6 +130,7 @@ async def prepare_demo(settings: TokenServiceSettings) -> dict[str, str]:
     runtime = await open_runtime(settings, migrate_now=True)
     try:
         clients = ClientRegistry(runtime.db_sessions, config_clients(settings.clients), allow_private_urls=settings.allow_private_urls, clock=runtime.clock)
+        await upsert_resource(settings, runtime.db_sessions, notes_api_resource(RESOURCE_API_URL))
         machine_secret = generate_client_secret()
         # The machine client's secret is new at every start: only its hash is stored,
         # so a fresh one is the only way to print a working secret.

@@ -34,7 +34,7 @@ from token_service.configuration.sources import (
     reading,
     toml_file_source,
 )
-from token_service.configuration.tables import ClientConfig, GrantType, UpstreamConfig
+from token_service.configuration.tables import ClientConfig, GrantType, ResourceConfig, UpstreamConfig
 from token_service.configuration.values import decode_kek, is_loopback_host, validate_issuer_url
 from token_service.configuration.branding import DEFAULT_ACCENT_COLOR, DEFAULT_BRAND_NAME, AccentColor, BrandName, LogoUrl
 from token_service.http.client_address import TrustedProxies
@@ -46,6 +46,7 @@ __all__ = [
     "ClientConfig",
     "ConfigurationError",
     "GrantType",
+    "ResourceConfig",
     "TokenServiceSettings",
     "UpstreamConfig",
     "decode_kek",
@@ -145,6 +146,9 @@ class TokenServiceSettings(BaseSettings):
     )
     clients: list[ClientConfig] = Field(default_factory=list, description="Clients declared in the TOML file.")
     upstreams: list[UpstreamConfig] = Field(default_factory=list, description="Login providers, TOML file only.")
+    resources: list[ResourceConfig] = Field(
+        default_factory=list, description="APIs tokens are issued for (RFC 8707 resources), TOML file only; see README \"Resources (APIs)\"."
+    )
 
     @field_validator("issuer")
     @classmethod
@@ -221,6 +225,9 @@ class TokenServiceSettings(BaseSettings):
             raise ValueError(
                 f"TOKEN_SERVICE_METRICS_PORT equals TOKEN_SERVICE_PORT ({self.port}); give metrics their own port, or unset it"
             )
+        identifiers = [r.identifier for r in self.resources]
+        if len(identifiers) != len(set(identifiers)):
+            raise ValueError("two [[resources]] entries share an identifier")
         names = [u.name for u in self.upstreams]
         if len(names) != len(set(names)):
             raise ValueError("two [[upstreams]] entries share a name")

@@ -18,7 +18,7 @@ from token_service.settings import ENV_PREFIX, TokenServiceSettings
 
 START = "<!-- settings-reference:start -->"
 END = "<!-- settings-reference:end -->"
-TOML_ONLY = {"clients", "upstreams"}
+TOML_ONLY = {"clients", "resources", "upstreams"}
 
 
 def _default(model: type[BaseModel], name: str) -> str:

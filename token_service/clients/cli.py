@@ -20,7 +20,7 @@ from token_service.clients.secrets import WeakSecretError, generate_client_secre
 from token_service.db.engine import create_engine, session_factory
 from token_service.runtime import prepare_database
 from token_service.settings import TokenServiceSettings
-from token_service.usage import UsageError
+from token_service.usage import UsageError, remove_registered
 
 GRANT_TYPES = ("client_credentials", "authorization_code", "refresh_token")
 KEYGEN_ALGORITHMS = ("ES256", "RS256", "PS256", "EdDSA")
@@ -142,13 +142,7 @@ def cmd_clients_list(settings: TokenServiceSettings, args: argparse.Namespace) -
 
 def cmd_clients_remove(settings: TokenServiceSettings, args: argparse.Namespace) -> int:
     async def remove(registry: ClientRegistry) -> int:
-        if args.client_id in {c.client_id for c in settings.clients}:
-            raise UsageError(f"client {args.client_id!r} is declared in the config file; remove it there")
-        if not await registry.remove(args.client_id):
-            print(f"token-service: no client {args.client_id!r}", file=sys.stderr)
-            return 1
-        print(f"removed client {args.client_id}")
-        return 0
+        return await remove_registered("client", args.client_id, (c.client_id for c in settings.clients), registry.remove)
 
     return asyncio.run(with_registry(settings, remove))
 

@@ -1,4 +1,4 @@
-"""The TOML-only tables: `[[upstreams]]` (login providers) and `[[clients]]`."""
+"""The TOML-only tables: `[[upstreams]]` (login providers), `[[clients]]` and `[[resources]]`."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from token_service.clients.metadata import ClientMetadata, GrantType
+from token_service.resources.model import ResourceConfig
 
 from .values import validate_issuer_url
 
-__all__ = ["ClientConfig", "GrantType", "UpstreamConfig"]
+__all__ = ["ClientConfig", "GrantType", "ResourceConfig", "UpstreamConfig"]
 
 
 class UpstreamConfig(BaseModel):

@@ -51,6 +51,18 @@ class ClientRow(Base):
     dpop_bound_access_tokens: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
+class ResourceRow(Base):
+    """A registered resource (RFC 8707): the `aud` of its tokens and the scopes it offers (added in 0006)."""
+
+    __tablename__ = "resources"
+
+    identifier: Mapped[str] = mapped_column(String(2048), primary_key=True)
+    name: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # [{"name": "notes:read", "description": "Read your notes" | null}, ...]
+    scopes: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
 class UserRow(Base):
     __tablename__ = "users"
 

@@ -19,17 +19,15 @@ from token_service.endpoints.authorize_flow import AuthorizationFlow, load_trans
 from token_service.errors import (
     AccessDenied,
     InvalidRequest,
-    InvalidScope,
     OAuthError,
     PageError,
     RequestNotSupported,
     RequestUriNotSupported,
     UnauthorizedClient,
     UnsupportedResponseType,
-    echo,
 )
 from token_service.grants.pkce import valid_challenge
-from token_service.grants.scopes import parse_scope, resolve_audience
+from token_service.grants.scopes import parse_scope
 from token_service.http.forms import parse_params
 from token_service.http.injected import Injected
 from token_service.http.routes import route_opt
@@ -37,6 +35,7 @@ from token_service.login.consents import ConsentRecords
 from token_service.login.request_bounds import oversized_echo
 from token_service.login.sessions import BrowserSessions
 from token_service.login.transactions import AuthorizationRequest
+from token_service.resources.targets import TargetRules, join_resources, split_resources
 
 MAX_PARAM_LENGTH = 2048
 PAGE_ROUTE = route_opt(errors="page")
@@ -68,7 +67,7 @@ async def registered_client_and_redirect(clients: ClientRegistry, params: dict[s
     return client, redirect_uri
 
 
-def validate_request(client: Client, redirect_uri: str, params: dict[str, str], *, now: int) -> AuthorizationRequest:
+def validate_request(client: Client, redirect_uri: str, params: dict[str, str], rules: TargetRules, *, now: int) -> AuthorizationRequest:
     for name, value in params.items():
         if len(value) > MAX_PARAM_LENGTH:
             raise InvalidRequest(f"parameter {name!r} is longer than {MAX_PARAM_LENGTH} characters")
@@ -92,13 +91,9 @@ def validate_request(client: Client, redirect_uri: str, params: dict[str, str], 
         raise InvalidRequest("code_challenge_method must be S256 (`plain` and a missing method are not accepted)")
     if not valid_challenge(challenge):
         raise InvalidRequest("code_challenge must be the base64url SHA-256 of the verifier (43 characters)")
-    requested = parse_scope(params.get("scope"))
-    scopes = requested or client.scopes
-    extra = scopes - client.scopes
-    if extra:
-        raise InvalidScope(f"scope {echo(' '.join(sorted(extra)))} is not allowed for this client")
-    resource = params.get("resource")
-    resolve_audience(client, resource)
+    # RFC 8707: the resources (APIs) asked for, and the scopes the client may have there.
+    resources = split_resources(params.get("resource"))
+    scopes = rules.authorize(client, resources, parse_scope(params.get("scope")))
     prompt = params.get("prompt")
     prompts = set((prompt or "").split())
     if prompts - {"none", "login", "consent"} or ("none" in prompts and len(prompts) > 1):
@@ -120,7 +115,7 @@ def validate_request(client: Client, redirect_uri: str, params: dict[str, str], 
         state=params.get("state"),
         nonce=params.get("nonce"),
         code_challenge=challenge,
-        resource=resource,
+        resource=join_resources(resources),
         prompt=prompt,
         max_age=max_age,
         requested_at=now,
@@ -140,7 +135,7 @@ async def authorize(
         # A page, not a redirect: the redirect would echo the oversized state.
         raise PageError("Invalid request", oversized)
     try:
-        auth_request = validate_request(client, redirect_uri, params, now=epoch_seconds(clock))
+        auth_request = validate_request(client, redirect_uri, params, await flow.targets.rules(), now=epoch_seconds(clock))
     except OAuthError as exc:
         return flow.error_redirect(redirect_uri, exc, params.get("state"))
     browser_session = await browser_sessions.of_request(request)
@@ -175,6 +170,7 @@ async def consent(
     client = await clients.get(auth_request.client_id)
     if client is None:
         raise PageError("Unknown application", "The application is no longer registered.")
-    audience = resolve_audience(client, auth_request.resource)
-    await consents.remember(browser_session.user_id, client, frozenset(auth_request.scope.split()), audience)
+    scopes = frozenset(auth_request.scope.split())
+    audiences = (await flow.targets.rules()).consented_audiences(client, split_resources(auth_request.resource), scopes)
+    await consents.remember(browser_session.user_id, client, scopes, audiences)
     return await flow.issue_code_redirect(auth_request, browser_session, status_code=303)

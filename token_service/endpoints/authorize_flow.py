@@ -18,15 +18,15 @@ from token_service.clients.registry import ClientRegistry
 from token_service.clock import Clock
 from token_service.errors import ConsentRequired, LoginRequired, OAuthError, PageError
 from token_service.grants.codes import AuthorizationCodes, CodeGrant
-from token_service.grants.scopes import resolve_audience
 from token_service.http.client_address import client_ip
 from token_service.http.forms import read_form
 from token_service.login.consents import ConsentRecords
 from token_service.login.methods import SignInMethods
-from token_service.pages import consent_page, describe_scopes
+from token_service.pages import ScopeDescriber, consent_page, describe_scopes
 from token_service.login.sessions import BrowserSession
 from token_service.login.transactions import AuthorizationRequest, LoginTransaction, LoginTransactions, csrf_matches
 from token_service.ratelimit import LoginLimits
+from token_service.resources.targets import ResourceTargets, TargetRules, split_resources
 from token_service.users.directory import UserDirectory
 
 # 302 answers the GET of /authorize (RFC 6749 §4.1.2); 303 follows a POSTed form.
@@ -74,8 +74,10 @@ class AuthorizationFlow:
         transactions: LoginTransactions,
         sign_in: SignInMethods,
         login_limits: LoginLimits,
+        targets: ResourceTargets,
         clock: Clock,
     ) -> None:
+        self.targets = targets
         self._issuer = issuer
         self._clients = clients
         self._users = users
@@ -133,8 +135,9 @@ class AuthorizationFlow:
             return await self.start_login(http, request, tx)
         assert browser_session is not None
         scopes = frozenset(request.scope.split())
-        audience = resolve_audience(client, request.resource)
-        consented = await self._consents.covers(browser_session.user_id, client, scopes, audience)
+        rules = await self.targets.rules()
+        audiences = rules.consented_audiences(client, split_resources(request.resource), scopes)
+        consented = await self._consents.covers(browser_session.user_id, client, scopes, audiences)
         # prompt=consent asks every time (OIDC Core §3.1.2.1), also right after a login in
         # this same transaction; only the POST of the consent page itself issues the code.
         if not consented or "consent" in prompts:
@@ -151,8 +154,8 @@ class AuthorizationFlow:
                 client_name=client_display_name(client),
                 client_id=client.client_id,
                 redirect_host=urlsplit(request.redirect_uri).netloc.rpartition("@")[2],
-                audience=audience,
-                scopes=describe_scopes(scopes),
+                apis=shown_apis(rules, audiences),
+                scopes=describe_scopes(scopes, scope_describer(rules, audiences)),
                 user=shown_user,
             )
             return self.with_binding_cookie(http, response)
@@ -192,3 +195,23 @@ def client_display_name(client: Client) -> str:
     # client_name (RFC 7591 §2) where the client model carries one; its id otherwise.
     name = getattr(client, "client_name", None)
     return name if isinstance(name, str) and name.strip() else client.client_id
+
+
+def shown_apis(rules: TargetRules, audiences: tuple[str, ...]) -> list[tuple[str, str]]:
+    """(name, identifier) of each API the tokens will be for; our own UserInfo is not one."""
+    names = {resource.identifier: resource.display_name for resource in rules.registered(audiences)}
+    return [(names.get(aud, aud), aud) for aud in audiences if aud != rules.userinfo_audience]
+
+
+def scope_describer(rules: TargetRules, audiences: tuple[str, ...]) -> ScopeDescriber:
+    """Words for the APIs' scopes, from the resources' registrations (the first that has some)."""
+    words: dict[str, str] = {}
+    for resource in rules.registered(audiences):
+        for scope, text in resource.scopes.items():
+            if text and scope not in words:
+                words[scope] = text
+
+    def describe(scope: str) -> str | None:
+        return words.get(scope)
+
+    return describe

@@ -10,8 +10,8 @@ from token_service.errors import InvalidDPoPProof, InvalidGrant, InvalidRequest
 from token_service.grants.codes import AuthorizationCodes
 from token_service.grants.issuance import TokenMinter, wants_refresh_token
 from token_service.grants.pkce import verifier_matches
-from token_service.grants.scopes import resolve_audience
 from token_service.clock import Clock, epoch_seconds
+from token_service.resources.targets import ResourceTargets, split_resources
 from token_service.tokens.denylist import AccessTokenDenyList
 from token_service.tokens.refresh import RefreshTokens
 from token_service.users.directory import UserDirectory
@@ -27,8 +27,10 @@ class AuthorizationCodeGrant:
         refresh_tokens: RefreshTokens,
         denylist: AccessTokenDenyList,
         minter: TokenMinter,
+        targets: ResourceTargets,
         clock: Clock,
     ) -> None:
+        self._targets = targets
         self._codes = codes
         self._users = users
         self._refresh_tokens = refresh_tokens
@@ -79,7 +81,8 @@ class AuthorizationCodeGrant:
         if user is None:
             raise InvalidGrant("the user of this authorization code no longer exists")
         scopes = frozenset(grant.scope.split())
-        audience = resolve_audience(client, grant.resource)
+        # RFC 8707 §2.2: the token request's `resource` picks one of those the user authorized.
+        target = (await self._targets.rules()).for_token(client, split_resources(grant.resource), params.get("resource"), scopes)
         family_id = None
         refresh_token = None
         if wants_refresh_token(client, scopes):
@@ -97,8 +100,8 @@ class AuthorizationCodeGrant:
         issued = self._minter.user_tokens(
             client=client,
             user=user,
-            scopes=scopes,
-            audience=audience,
+            scopes=target.scopes,
+            audience=target.audience,
             auth_time=grant.auth_time,
             nonce=grant.nonce,
             refresh_token=refresh_token,

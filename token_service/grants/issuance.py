@@ -96,7 +96,9 @@ class TokenMinter:
         token_type, binding = token_type_and_binding(dpop_jkt)
         jti = new_jti()
         # With `openid` the token is also good at our UserInfo endpoint (RFC 9068 §3: aud may list several).
-        audiences: str | list[str] = [audience, self._userinfo_audience] if "openid" in scopes else audience
+        # A sign-in-only client's token is for UserInfo alone (resources/targets.py).
+        also_userinfo = "openid" in scopes and audience != self._userinfo_audience
+        audiences: str | list[str] = [audience, self._userinfo_audience] if also_userinfo else audience
         claims = access_token_claims(
             issuer=self.issuer,
             subject=user.id,

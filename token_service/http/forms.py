@@ -11,6 +11,7 @@ from token_service.errors import InvalidRequest
 
 MAX_FORM_BYTES = 64 * 1024
 MAX_FIELDS = 64
+REPEATABLE = frozenset({"resource"})
 
 
 def parse_params(text: str, where: str) -> dict[str, str]:
@@ -22,6 +23,11 @@ def parse_params(text: str, where: str) -> dict[str, str]:
         raise InvalidRequest(f"the {where} has more than {MAX_FIELDS} parameters") from None
     params: dict[str, str] = {}
     for name, value in pairs:
+        if name in REPEATABLE and name in params and value != "":
+            # RFC 8707 §2: `resource` may be repeated. Its values are absolute URIs, which hold no
+            # white space (RFC 3986 §2), so they are kept as one space-separated value.
+            params[name] = f"{params[name]} {value}" if params[name] else value
+            continue
         # RFC 6749 §3.1 and §3.2: request and response parameters MUST NOT be included more than once.
         if name in params:
             raise InvalidRequest(f"parameter {name!r} is included more than once")

@@ -8,6 +8,8 @@ those consents were shown for when no `resource` was sent.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from token_service.clients.models import Client
@@ -26,20 +28,20 @@ class ConsentRecords:
         self._db_sessions = db_sessions
         self._clock = clock
 
-    async def covers(self, user_id: str, client: Client, scopes: frozenset[str], audience: str) -> bool:
+    async def covers(self, user_id: str, client: Client, scopes: frozenset[str], audiences: Sequence[str]) -> bool:
         if client.first_party:
             return True
         async with self._db_sessions() as db:
             row = await db.get(ConsentRow, (user_id, client.client_id))
-        return row is not None and scopes <= set(row.scope.split()) and audience in recorded_audiences(row, client)
+        return row is not None and scopes <= set(row.scope.split()) and set(audiences) <= recorded_audiences(row, client)
 
-    async def remember(self, user_id: str, client: Client, scopes: frozenset[str], audience: str) -> None:
+    async def remember(self, user_id: str, client: Client, scopes: frozenset[str], audiences: Sequence[str]) -> None:
         now = epoch_seconds(self._clock)
         async with self._db_sessions() as db, db.begin():
             row = await db.get(ConsentRow, (user_id, client.client_id), with_for_update=True)
             if row is None:
-                db.add(ConsentRow(user_id=user_id, client_id=client.client_id, scope=" ".join(sorted(scopes)), audiences=audience, granted_at=now))
+                db.add(ConsentRow(user_id=user_id, client_id=client.client_id, scope=" ".join(sorted(scopes)), audiences=" ".join(sorted(set(audiences))), granted_at=now))
             else:
                 row.scope = " ".join(sorted(scopes | set(row.scope.split())))
-                row.audiences = " ".join(sorted(recorded_audiences(row, client) | {audience}))
+                row.audiences = " ".join(sorted(recorded_audiences(row, client) | set(audiences)))
                 row.granted_at = now

@@ -82,8 +82,9 @@ def login_page(
 
 
 def consent_page(
-    *, tx_id: str, csrf: str, client_name: str, client_id: str, redirect_host: str, audience: str | None, scopes: list[ScopeLine], user: str
+    *, tx_id: str, csrf: str, client_name: str, client_id: str, redirect_host: str, apis: list[tuple[str, str]], scopes: list[ScopeLine], user: str
 ) -> Page:
+    """`apis`: (name, identifier) of each API the application will call for the user."""
     return page(
         "consent.html.j2",
         title="Allow access?",
@@ -92,7 +93,7 @@ def consent_page(
         client_name=client_name,
         client_id=client_id,
         redirect_host=redirect_host,
-        audience=audience,
+        apis=apis,
         scopes=scopes,
         user=user,
     )
