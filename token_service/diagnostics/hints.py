@@ -167,7 +167,8 @@ def _audience_hint(aud: Any, expected: str) -> str:
     return (
         f"the token is for {', '.join(audiences)} but the API expects {expected}: if the token is meant for this API, "
         f"set the API's RESOURCE_API_AUDIENCE to {audiences[0]}; otherwise have the client request resource={expected} "
-        f"(RFC 8707; allow it with `token-service clients add --resource {expected}`, or make it the client's default "
+        f"(RFC 8707; register the API with `token-service resources add {expected} --scope ...` so clients with its scopes "
+        f"may ask for it, or allow it per client with `token-service clients add --resource {expected}`, or make it the client's default "
         f"with `--audience {expected}`)"
     )
 

@@ -77,7 +77,7 @@ class TargetRules:
             return frozenset()
         problem = resource_uri_problem(identifier)
         if problem is not None:
-            raise InvalidTarget(f"resource {echo(problem)}")
+            raise InvalidTarget(f"resource {problem}")  # the problem quotes at most 200 characters of the value
         resource = self._resources.get(identifier)
         if identifier in client.allowed_audiences():
             return resource.scope_names if resource is not None else None
