@@ -37,9 +37,10 @@ OIDC_SCOPES = frozenset({"openid", "profile", "email", "address", "phone", "offl
 
 def resource_uri_problem(value: str) -> str | None:
     """Why `value` cannot be a resource indicator (RFC 8707 §2), or None."""
-    shown = repr(value[:200])
+    # Quoted and cut, as every echoed request value is (a 60 KB value must not fill errors and logs).
+    shown = repr(value) if len(value) <= 200 else f"{value[:200]!r}... ({len(value)} characters)"
     if len(value) > MAX_IDENTIFIER_LENGTH:
-        return f"is longer than {MAX_IDENTIFIER_LENGTH} characters"
+        return f"{shown} is longer than {MAX_IDENTIFIER_LENGTH} characters"
     if any(c.isspace() for c in value):
         return f"{shown} contains white space; give an absolute URI such as https://api.example.com"
     if not _SCHEME.match(value):
