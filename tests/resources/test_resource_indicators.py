@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -20,7 +21,7 @@ from tests.support.password_login import PASSWORD, REDIRECT_URI, password_settin
 from tests.support.token_service import RunningTokenService, decode_segment, running_token_service
 from token_service.db.engine import create_engine, session_factory
 from token_service.resources.model import ResourceConfig
-from token_service.resources.registry import ResourceRegistry
+from token_service.resources.registry import CACHE_SECONDS, ResourceRegistry
 from token_service.settings import TokenServiceSettings
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
@@ -229,3 +230,24 @@ def test_authorize_redirects_with_the_error_for_a_bad_target(deployment: Deploym
         assert params["error"] == error and words in params["error_description"], params
     finally:
         browser.close()
+
+
+def test_a_resource_removed_by_another_process_is_refused_within_seconds(deployment: Deployment) -> None:
+    assert client_token(deployment, deployment.machine, resource=PAYMENTS).status_code == 200
+
+    async def remove() -> bool:
+        engine = create_engine(deployment.service.settings)
+        try:
+            return await ResourceRegistry(session_factory(engine), {}).remove(PAYMENTS)
+        finally:
+            await engine.dispose()
+
+    assert asyncio.run(remove())
+    deadline = time.monotonic() + CACHE_SECONDS + 3
+    while True:
+        response = client_token(deployment, deployment.machine, resource=PAYMENTS)
+        if response.status_code == 400:
+            break
+        assert time.monotonic() < deadline, "the removed resource is still served after the registry's cache time"
+        time.sleep(0.25)
+    assert response.json()["error"] == "invalid_target"

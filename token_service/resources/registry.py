@@ -8,6 +8,7 @@ request, and a change made through another process (the CLI) is seen within that
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
 
 from sqlalchemy import delete, select
@@ -36,7 +37,7 @@ class ResourceRegistry:
         self._configured = configured
         self._clock = clock
         self._snapshot: dict[str, Resource] | None = None
-        self._loaded_at = 0.0
+        self._loaded_at = -CACHE_SECONDS
         self._lock = asyncio.Lock()
 
     async def get(self, identifier: str) -> Resource | None:
@@ -52,16 +53,17 @@ class ResourceRegistry:
         return [merged[key] for key in sorted(merged)]
 
     async def _stored(self, *, fresh: bool = False) -> dict[str, Resource]:
-        if not fresh and self._snapshot is not None and self._clock() - self._loaded_at < CACHE_SECONDS:
+        if not fresh and self._snapshot is not None and time.monotonic() - self._loaded_at < CACHE_SECONDS:
             return self._snapshot
         # Single flight: when the snapshot expires under load, one query reloads it and the
         # concurrent requests wait for that one.
         async with self._lock:
-            if fresh or self._snapshot is None or self._clock() - self._loaded_at >= CACHE_SECONDS:
+            if fresh or self._snapshot is None or time.monotonic() - self._loaded_at >= CACHE_SECONDS:
                 async with self._sessions() as session:
                     rows = (await session.execute(select(ResourceRow))).scalars()
                     self._snapshot = {row.identifier: Resource.from_row(row) for row in rows}
-                self._loaded_at = self._clock()
+                # Monotonic, like the client registry's cache: freshness is not the service's clock time.
+                self._loaded_at = time.monotonic()
             assert self._snapshot is not None
             return self._snapshot
 
