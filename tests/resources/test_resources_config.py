@@ -85,20 +85,21 @@ def test_toml_resources_take_plain_and_described_scopes(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("entry", "expected"),
+    ("entry", "where", "expected"),
     [
-        ('identifier = "urn:x#y"\n', "fragment"),
-        ('identifier = "api.example.com"\n', "not an absolute URI"),
-        ('identifier = "https://a.example"\nscopes = ["x", "x"]\n', "more than once"),
-        ('identifier = "https://a.example"\naudience = "x"\n', "audience"),
+        ('identifier = "urn:x#y"\n', "[[resources]] #1 identifier in", "fragment"),
+        ('identifier = "api.example.com"\n', "[[resources]] #1 identifier in", "not an absolute URI"),
+        ('identifier = "https://a.example"\nscopes = ["x", "x"]\n', "[[resources]] #1 scopes in", "more than once"),
+        ('identifier = "https://a.example"\nscopes = ["x", {name = "openid"}]\n', "[[resources]] #1 scopes.1.name in", "OpenID Connect scope"),
+        ('identifier = "https://a.example"\naudience = "x"\n', "[[resources]] #1 audience in", "unknown setting"),
     ],
 )
-def test_bad_toml_resource_stops_start_up_naming_the_field(tmp_path: Path, entry: str, expected: str) -> None:
+def test_bad_toml_resource_stops_start_up_naming_the_field(tmp_path: Path, entry: str, where: str, expected: str) -> None:
     config = tmp_path / "token-service.toml"
     config.write_text("[[resources]]\n" + entry)
     with pytest.raises(ConfigurationError) as info:
         load_settings({"TOKEN_SERVICE_CONFIG": str(config), "TOKEN_SERVICE_DATA_DIR": str(tmp_path)})
-    assert "resources" in str(info.value) and expected in str(info.value), str(info.value)
+    assert where in str(info.value) and expected in str(info.value), str(info.value)
 
 
 def test_toml_resources_are_listed_and_cannot_be_removed_by_the_cli(

@@ -35,7 +35,7 @@ __all__ = [
 
 ENV_PREFIX = "TOKEN_SERVICE_"
 CONFIG_ENV = "TOKEN_SERVICE_CONFIG"
-TOML_ONLY = frozenset({"clients", "upstreams"})
+TOML_ONLY = frozenset({"clients", "resources", "upstreams"})
 """Tables only the TOML file can give; a variable of that name is an unknown setting."""
 
 _environment: ContextVar[Mapping[str, str] | None] = ContextVar("token_service_environment", default=None)
