@@ -29,6 +29,9 @@ class ConsentRecords:
     async def covers(self, user_id: str, client: Client, scopes: frozenset[str], audience: str) -> bool:
         if client.first_party:
             return True
+        if client.registered_by_others:
+            # Nobody on our side vouches for a self-registered client: the user sees every request.
+            return False
         async with self._db_sessions() as db:
             row = await db.get(ConsentRow, (user_id, client.client_id))
         return row is not None and scopes <= set(row.scope.split()) and audience in recorded_audiences(row, client)

@@ -82,7 +82,17 @@ def login_page(
 
 
 def consent_page(
-    *, tx_id: str, csrf: str, client_name: str, client_id: str, redirect_host: str, audience: str | None, scopes: list[ScopeLine], user: str
+    *,
+    tx_id: str,
+    csrf: str,
+    client_name: str,
+    client_id: str,
+    redirect_host: str,
+    audience: str | None,
+    scopes: list[ScopeLine],
+    user: str,
+    self_registered: bool = False,
+    described_by: str | None = None,
 ) -> Page:
     return page(
         "consent.html.j2",
@@ -95,6 +105,8 @@ def consent_page(
         audience=audience,
         scopes=scopes,
         user=user,
+        self_registered=self_registered,
+        described_by=described_by,
     )
 
 
