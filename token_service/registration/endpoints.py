@@ -7,6 +7,7 @@ from typing import Any
 
 from litestar import Request, Response, delete, get, post, put
 from litestar.datastructures import State
+from litestar.params import FromPath
 
 from shared.errors import TokenRejected
 from token_service.endpoints.responses import no_store_json
@@ -56,20 +57,20 @@ async def register(request: HttpRequest, registrar: Injected[ClientRegistrar], r
 
 
 @get("/register/{client_id:str}", summary="Read a client's registration (RFC 7592 §2.1)", opt=REGISTRATION_ROUTE)
-async def read_registration(request: HttpRequest, client_id: str, registrar: Injected[ClientRegistrar]) -> Response[bytes]:
+async def read_registration(request: HttpRequest, client_id: FromPath[str], registrar: Injected[ClientRegistrar]) -> Response[bytes]:
     client, token = await registrar.own_client(client_id, request.headers.getall("authorization", []))
     return no_store_json(registrar.information(client, token))
 
 
 @put("/register/{client_id:str}", summary="Update a client's registration (RFC 7592 §2.2)", opt=REGISTRATION_ROUTE)
-async def update_registration(request: HttpRequest, client_id: str, registrar: Injected[ClientRegistrar]) -> Response[bytes]:
+async def update_registration(request: HttpRequest, client_id: FromPath[str], registrar: Injected[ClientRegistrar]) -> Response[bytes]:
     client, token = await registrar.own_client(client_id, request.headers.getall("authorization", []))
     updated, new_secret = await registrar.update(client, await json_object(request))
     return no_store_json(registrar.information(updated, token, secret=new_secret))
 
 
 @delete("/register/{client_id:str}", summary="Delete a client's registration (RFC 7592 §2.3)", status_code=204, opt=REGISTRATION_ROUTE)
-async def delete_registration(request: HttpRequest, client_id: str, registrar: Injected[ClientRegistrar]) -> None:
+async def delete_registration(request: HttpRequest, client_id: FromPath[str], registrar: Injected[ClientRegistrar]) -> None:
     client, _ = await registrar.own_client(client_id, request.headers.getall("authorization", []))
     await registrar.delete(client)
 
