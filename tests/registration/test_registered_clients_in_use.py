@@ -125,8 +125,8 @@ def test_operators_list_inspect_and_remove_dynamic_clients(
     env = {"TOKEN_SERVICE_DATA_DIR": str(registrar.service.settings.data_dir)}
     assert run_cli(monkeypatch, capsys, env, "clients", "list")[0] == 0
     rows = [line.split("\t") for line in last_stdout[-1].splitlines()]
-    assert [info["client_id"], "dynamic"] in [row[:2] for row in rows]
-    assert [registrar.operator_id, "operator"] in [row[:2] for row in rows]
+    assert [info["client_id"], "(dynamic)"] in [[row[0], row[-1]] for row in rows]
+    assert [registrar.operator_id, "(operator)"] in [[row[0], row[-1]] for row in rows]
     assert run_cli(monkeypatch, capsys, env, "clients", "list", "--json", "--origin", "dynamic")[0] == 0
     listed = json.loads(last_stdout[-1])
     assert info["client_id"] in {c["client_id"] for c in listed} and {c["origin"] for c in listed} == {"dynamic"}

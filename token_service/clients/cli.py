@@ -150,7 +150,7 @@ def cmd_clients_list(settings: TokenServiceSettings, args: argparse.Namespace) -
             print(json.dumps([client_summary(c) for c in clients], indent=2))
             return 0
         for c in clients:
-            print(f"{c.client_id}\t{c.source}\t{c.auth_method}\t{','.join(sorted(c.grant_types))}\tscope={c.scope_text!r}\taudience={c.audience}")
+            print(f"{c.client_id}\t{c.auth_method}\t{','.join(sorted(c.grant_types))}\tscope={c.scope_text!r}\taudience={c.audience}\t({c.source})")
         return 0
 
     return asyncio.run(with_registry(settings, show))
