@@ -178,3 +178,11 @@ def test_a_changed_document_takes_effect_when_its_cache_expires(documents: Docum
 
     assert asyncio.run(run()) == [(REDIRECT,), (REDIRECT,), ("http://127.0.0.1:9999/moved",)]
     assert documents.requests["/cache/app.json"] == 2
+
+
+def test_an_operator_cannot_store_a_client_under_a_document_url(registrar: RegistrationService, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.token_service.test_settings import run_cli
+
+    env = {"TOKEN_SERVICE_DATA_DIR": str(registrar.service.settings.data_dir)}
+    code, err = run_cli(monkeypatch, capsys, env, "clients", "add", "--grant", "client_credentials", "--client-id", "https://app.example.com/client.json")
+    assert code == 2 and "names a client ID metadata document" in err

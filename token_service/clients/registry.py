@@ -181,6 +181,9 @@ class ClientRegistry:
         client_id = metadata.client_id
         if client_id in self._configured:
             raise ClientExistsError(f"client {client_id!r} is declared in the config file")
+        if is_document_url(client_id):
+            # Such an id names the client's own metadata document (draft-ietf-oauth-client-id-metadata-document).
+            raise ClientExistsError(f"client_id {client_id!r} is a URL, which names a client ID metadata document; choose an id that is not a URL")
         await self._refuse_user_like(client_id)
         row = ClientRow(client_id=client_id, created_at=epoch_seconds(self._clock), **stored_fields(metadata))
         if registration is not None:
