@@ -79,6 +79,7 @@ RULES = [
     ({"jwks_uri": "https://keys.example.com/jwks.json"}, "invalid_client_metadata", "jwks_uri: keys are used only with"),
     ({"client_name": "n" * 201}, "invalid_client_metadata", "client_name:"),
     ({"scope": ["openid"]}, "invalid_client_metadata", "scope: must be a string"),
+    ({"dpop_bound_access_tokens": "yes"}, "invalid_client_metadata", "dpop_bound_access_tokens: must be true or false"),
     ({"first_party": True}, "invalid_client_metadata", "first_party: is set by operators only"),
     ({"client_secret_hash": "sha256$" + "0" * 64}, "invalid_client_metadata", "client_secret_hash: is set by operators only"),
 ]

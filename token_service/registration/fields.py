@@ -52,6 +52,8 @@ def _check_types(body: dict[str, Any]) -> None:
         for name in ("token_endpoint_auth_method", "client_name", "scope", "jwks_uri", "audience")
         if name in body and body[name] is not None and not isinstance(body[name], str)
     ]
+    if "dpop_bound_access_tokens" in body and body["dpop_bound_access_tokens"] is not None and not isinstance(body["dpop_bound_access_tokens"], bool):
+        problems.append(MetadataProblem("dpop_bound_access_tokens", "must be true or false (RFC 9449 §5.2)"))
     if "jwks" in body and body["jwks"] is not None and not isinstance(body["jwks"], dict):
         problems.append(MetadataProblem("jwks", 'must be a JWK Set object {"keys": [...]}'))
     if problems:
