@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import secrets
 import socket
+import time
 
 import pytest
 
@@ -18,6 +20,12 @@ PG_PORT = int(os.environ.get("TEST_POSTGRES_PORT", "5432"))
 PG_USER = os.environ.get("TEST_POSTGRES_USER", "postgres")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 RUN_ID = secrets.token_hex(4)
+# Databases are named ts_test_<unix start time>_<run id>_<n>: a run that was killed before its
+# teardown leaves them behind, and thousands of them slow every later DROP DATABASE, so the
+# next run drops those old enough that no live run can still own them.
+RUN_STARTED = int(time.time())
+STALE_AFTER_SECONDS = 6 * 3600
+_DATED_NAME = re.compile(r"^ts_test_(\d{10})_[0-9a-f]+_\d+$")
 
 
 def in_ci() -> bool:
@@ -56,9 +64,13 @@ class PostgresDatabases:
 
     def __init__(self) -> None:
         self.created: list[str] = []
+        self._swept = False
 
     def create(self) -> str:
-        name = f"ts_test_{RUN_ID}_{len(self.created)}"
+        if not self._swept:
+            self._swept = True
+            asyncio.run(_drop_stale_databases())
+        name = f"ts_test_{RUN_STARTED}_{RUN_ID}_{len(self.created)}"
         asyncio.run(_pg_execute(f'CREATE DATABASE "{name}"'))
         self.created.append(name)
         return f"postgresql+asyncpg://{PG_USER}@{PG_HOST}:{PG_PORT}/{name}"
@@ -67,6 +79,28 @@ class PostgresDatabases:
         for name in self.created:
             asyncio.run(_pg_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         self.created.clear()
+
+
+async def _drop_stale_databases() -> None:
+    import asyncpg
+
+    connection = await asyncpg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, database="postgres")
+    try:
+        names = [row[0] for row in await connection.fetch("SELECT datname FROM pg_database WHERE datname LIKE 'ts_test_%'")]
+        for name in stale_database_names(names, now=time.time()):
+            await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await connection.close()
+
+
+def stale_database_names(names: list[str], *, now: float) -> list[str]:
+    """Test databases from runs that started more than STALE_AFTER_SECONDS ago."""
+    stale = []
+    for name in names:
+        match = _DATED_NAME.match(name)
+        if match and now - int(match.group(1)) > STALE_AFTER_SECONDS:
+            stale.append(name)
+    return stale
 
 
 def redis_prefix() -> str:
