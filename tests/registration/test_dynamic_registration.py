@@ -200,3 +200,13 @@ def test_a_registration_token_manages_only_its_own_client(registrar: Registratio
     # An initial access token is not a registration access token.
     assert httpx.get(uri, headers=management(theirs, registrar.initial_token())).status_code == 401
     assert httpx.get(uri, headers=management(theirs)).status_code == 200
+
+
+def test_dev_turns_on_open_registration_unless_told_otherwise(tmp_path: Any) -> None:
+    from token_service.dev import dev_settings
+    from token_service.settings import load_settings
+
+    assert load_settings({"TOKEN_SERVICE_DATA_DIR": str(tmp_path)}).open_registration is False
+    assert dev_settings(load_settings({"TOKEN_SERVICE_DATA_DIR": str(tmp_path)})).open_registration is True
+    explicit = load_settings({"TOKEN_SERVICE_DATA_DIR": str(tmp_path), "TOKEN_SERVICE_OPEN_REGISTRATION": "false"})
+    assert dev_settings(explicit).open_registration is False
