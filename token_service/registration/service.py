@@ -124,14 +124,14 @@ class ClientRegistrar:
             owner = (
                 await session.execute(select(ClientRow.client_id).where(ClientRow.registration_token_hash == token_hash(token)))
             ).scalar_one_or_none()
-        client = await self._registry.get(client_id)
         if owner is None:
             raise InvalidToken("the registration access token is not valid (unknown, or its client was deleted)", rule="registration")
-        if client is None:
-            # RFC 7592 §2.1: a client that does not exist is answered 401.
-            raise InvalidToken(f"no client {client_id[:80]!r} is registered", rule="registration")
         if owner != client_id:
             raise AccessDenied("this registration access token belongs to another client; each token manages only its own registration")
+        client = await self._registry.get(client_id)
+        if client is None:
+            # RFC 7592 §2.1: a client that does not exist (here: an expired open registration) is answered 401.
+            raise InvalidToken(f"no client {client_id[:80]!r} is registered", rule="registration")
         return client, token
 
     async def update(self, client: Client, body: dict[str, Any]) -> tuple[Client, str | None]:

@@ -27,9 +27,12 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("registration_token_hash", sa.String(length=100), nullable=True))
         batch_op.add_column(sa.Column("registered_openly", sa.Boolean(), nullable=False, server_default=sa.false()))
         batch_op.add_column(sa.Column("last_used_at", sa.BigInteger(), nullable=True))
+        # RFC 7592 requests find their client by the token's hash.
+        batch_op.create_index("ix_clients_registration_token_hash", ["registration_token_hash"], unique=True)
 
 
 def downgrade() -> None:
     with op.batch_alter_table("clients", schema=None) as batch_op:
+        batch_op.drop_index("ix_clients_registration_token_hash")
         for column in ("last_used_at", "registered_openly", "registration_token_hash", "origin"):
             batch_op.drop_column(column)
