@@ -56,7 +56,7 @@ from token_service.login.sessions import BrowserSessions
 from token_service.login.transactions import LoginTransactions
 from token_service.observability.metrics import TokenServiceMetrics, metrics_endpoint, metrics_listener
 from token_service.pages import Branding, page_templates, stylesheet_route
-from token_service.ratelimit import LoginLimits, RateLimiter, RegistrationLimits, TokenLimits, limiter_storage
+from token_service.ratelimit import DocumentFetchLimits, LoginLimits, RateLimiter, RegistrationLimits, TokenLimits, limiter_storage
 from token_service.registration.endpoints import ROUTES as REGISTRATION_ROUTES
 from token_service.registration.service import ClientRegistrar
 from token_service.runtime import Runtime, open_runtime
@@ -114,12 +114,16 @@ def build_grants(settings: TokenServiceSettings, runtime: Runtime, *, users: Use
 
 def build_services(settings: TokenServiceSettings, runtime: Runtime, metrics: TokenServiceMetrics) -> Services:
     clock, db_sessions, store = runtime.clock, runtime.db_sessions, runtime.store
+    limiter = RateLimiter(limiter_storage(settings.redis_url, settings.redis_prefix))
+    documents = ClientDocuments.for_settings(
+        runtime.outbound, allow_private_urls=settings.allow_private_urls, clock=clock, fetch_limits=DocumentFetchLimits(limiter)
+    )
     clients = ClientRegistry(
         db_sessions,
         config_clients(settings.clients),
         allow_private_urls=settings.allow_private_urls,
         clock=clock,
-        documents=ClientDocuments.for_settings(runtime.outbound, allow_private_urls=settings.allow_private_urls, clock=clock),
+        documents=documents,
         unused_open_ttl=settings.open_registration_unused_ttl,
     )
     client_auth = build_client_authenticator(
@@ -139,7 +143,6 @@ def build_services(settings: TokenServiceSettings, runtime: Runtime, metrics: To
     login_transactions = LoginTransactions(store, https=settings.https)
     consents = ConsentRecords(db_sessions, clock)
     sign_in = SignInMethods(settings.upstreams, build_connectors(settings, runtime.http_client, clock), settings.issuer)
-    limiter = RateLimiter(limiter_storage(settings.redis_url, settings.redis_prefix))
     login_limits = LoginLimits(
         limiter,
         per_ip=settings.login_rate_limit_ip,

@@ -186,3 +186,18 @@ def test_an_operator_cannot_store_a_client_under_a_document_url(registrar: Regis
     env = {"TOKEN_SERVICE_DATA_DIR": str(registrar.service.settings.data_dir)}
     code, err = run_cli(monkeypatch, capsys, env, "clients", "add", "--grant", "client_credentials", "--client-id", "https://app.example.com/client.json")
     assert code == 2 and "names a client ID metadata document" in err
+
+
+def test_fetches_from_one_host_are_limited(documents: DocumentServer) -> None:
+    from limits.aio.storage import MemoryStorage
+
+    from token_service.ratelimit import DocumentFetchLimits, RateLimiter
+
+    limits = DocumentFetchLimits(RateLimiter(MemoryStorage()), per_host="2/minute")
+    fetcher = OutboundFetcher()
+    client = ClientDocuments(fetcher, replace(DOCUMENT_POLICY, allow_private=True), clock=FakeClock(), fetch_limits=limits)
+    urls = [documents.put_client(f"/many/{n}.json", **GOOD) for n in range(3)]
+    first, second, third = resolve(client, fetcher, *urls)
+    assert not isinstance(first, str) and not isinstance(second, str)
+    assert isinstance(third, str) and "too many client metadata documents were fetched from 127.0.0.1" in third
+    assert "/many/2.json" not in documents.requests

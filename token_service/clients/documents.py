@@ -25,6 +25,7 @@ from token_service.clients.models import Client
 from token_service.clock import Clock, system_clock
 from token_service.outbound import FetchPolicy, OutboundError, OutboundFetcher
 from token_service.outbound.addresses import url_problem
+from token_service.ratelimit import DocumentFetchLimits
 from token_service.registration.fields import self_described_metadata
 
 log = logging.getLogger("token_service.clients")
@@ -99,7 +100,9 @@ class ClientDocuments:
         cache: CachePolicy = DOCUMENT_CACHE,
         clock: Clock = system_clock,
         max_entries: int = 2000,
+        fetch_limits: DocumentFetchLimits | None = None,
     ) -> None:
+        self._fetch_limits = fetch_limits
         self._fetcher = fetcher
         self._policy = policy
         self._cache = cache
@@ -109,8 +112,10 @@ class ClientDocuments:
         self._loading: dict[str, asyncio.Future[_Entry]] = {}
 
     @classmethod
-    def for_settings(cls, fetcher: OutboundFetcher, *, allow_private_urls: bool, clock: Clock) -> ClientDocuments:
-        return cls(fetcher, replace(DOCUMENT_POLICY, allow_private=allow_private_urls), clock=clock)
+    def for_settings(
+        cls, fetcher: OutboundFetcher, *, allow_private_urls: bool, clock: Clock, fetch_limits: DocumentFetchLimits | None = None
+    ) -> ClientDocuments:
+        return cls(fetcher, replace(DOCUMENT_POLICY, allow_private=allow_private_urls), clock=clock, fetch_limits=fetch_limits)
 
     async def client(self, url: str) -> Client:
         entry = self._entries.get(url)
@@ -133,6 +138,7 @@ class ClientDocuments:
         try:
             if problem is not None:
                 raise ClientDocumentRefused(f"client_id {problem}")
+            await self._within_budget(url)
             try:
                 document = await self._fetcher.fetch_json(url, self._policy)
             except OutboundError as exc:
@@ -143,3 +149,11 @@ class ClientDocuments:
             entry = _Entry(self._clock() + self._cache.error_backoff, refusal=exc)
         self._entries[url] = entry
         return entry
+
+    async def _within_budget(self, url: str) -> None:
+        if self._fetch_limits is None:
+            return
+        host = (urlsplit(url).hostname or "").lower()
+        wait = await self._fetch_limits.check(host)
+        if wait is not None:
+            raise ClientDocumentRefused(f"too many client metadata documents were fetched from {host} just now; retry in {wait} s")
