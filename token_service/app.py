@@ -234,7 +234,8 @@ class Composition:
         """CORS origins from the registered clients (none before start-up)."""
         if self._services is None:
             return frozenset()
-        return frozenset(origin for client in await self._services.clients.list() for origin in client.origins())
+        clients = self._services.clients
+        return frozenset(origin for client in await clients.list() for origin in client.origins()) | clients.document_origins()
 
 
 class TokenServiceApp(Litestar):

@@ -210,3 +210,19 @@ def test_dev_turns_on_open_registration_unless_told_otherwise(tmp_path: Any) -> 
     assert dev_settings(load_settings({"TOKEN_SERVICE_DATA_DIR": str(tmp_path)})).open_registration is True
     explicit = load_settings({"TOKEN_SERVICE_DATA_DIR": str(tmp_path), "TOKEN_SERVICE_OPEN_REGISTRATION": "false"})
     assert dev_settings(explicit).open_registration is False
+
+
+def test_a_browser_app_can_register_cross_origin(registrar: RegistrationService) -> None:
+    origin = "https://inspector.example"
+    preflight = httpx.options(
+        f"{registrar.url}/register",
+        headers={"Origin": origin, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type"},
+    )
+    assert preflight.status_code == 204 and preflight.headers["access-control-allow-origin"] == origin
+    assert "POST" in preflight.headers["access-control-allow-methods"]
+    registered = httpx.post(f"{registrar.url}/register", json=PUBLIC_APP, headers={"Origin": origin})
+    assert registered.status_code == 201 and registered.headers["access-control-allow-origin"] == origin
+    assert "access-control-allow-credentials" not in registered.headers
+    # The other endpoints still admit only registered origins.
+    token_preflight = httpx.options(f"{registrar.url}/token", headers={"Origin": origin, "Access-Control-Request-Method": "POST"})
+    assert token_preflight.status_code == 403

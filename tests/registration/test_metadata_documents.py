@@ -201,3 +201,19 @@ def test_fetches_from_one_host_are_limited(documents: DocumentServer) -> None:
     assert not isinstance(first, str) and not isinstance(second, str)
     assert isinstance(third, str) and "too many client metadata documents were fetched from 127.0.0.1" in third
     assert "/many/2.json" not in documents.requests
+
+
+def test_a_document_clients_redirect_origin_may_call_the_token_endpoint(registrar: RegistrationService, documents: DocumentServer) -> None:
+    import time
+
+    origin = "http://127.0.0.1:9997"
+    client_id = documents.put_client("/apps/spa.json", **{**GOOD, "redirect_uris": [f"{origin}/callback"]})
+    page = Browser().authorize(registrar.url, client_id, f"{origin}/callback", scope="openid notes:read")
+    assert isinstance(page, httpx.Response) and page.status_code == 200  # the document is fetched and cached
+    deadline = time.monotonic() + 8  # the allowed origins are rebuilt every few seconds
+    while True:
+        preflight = httpx.options(f"{registrar.url}/token", headers={"Origin": origin, "Access-Control-Request-Method": "POST"})
+        if preflight.status_code == 204 or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert preflight.status_code == 204 and preflight.headers["access-control-allow-origin"] == origin

@@ -117,6 +117,10 @@ class ClientDocuments:
     ) -> ClientDocuments:
         return cls(fetcher, replace(DOCUMENT_POLICY, allow_private=allow_private_urls), clock=clock, fetch_limits=fetch_limits)
 
+    def origins(self) -> frozenset[str]:
+        """Redirect URI origins of the documents in the cache: CORS admits them at /token."""
+        return frozenset(o for entry in list(self._entries.values()) if entry.client is not None for o in entry.client.origins())
+
     async def client(self, url: str) -> Client:
         entry = self._entries.get(url)
         if entry is None or self._clock() >= entry.expires_at:

@@ -158,6 +158,10 @@ class ClientRegistry:
             )
         self._cache.pop(client.client_id, None)
 
+    def document_origins(self) -> frozenset[str]:
+        """Origins of the client ID metadata document clients seen lately (they are not stored)."""
+        return self._documents.origins() if self._documents is not None else frozenset()
+
     async def list(self) -> list[Client]:
         async with self._sessions() as session:
             rows = (await session.execute(select(ClientRow).order_by(ClientRow.client_id))).scalars()
