@@ -9,6 +9,7 @@ The registration access token of RFC 7592 is shown once and stored only as its h
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 from collections.abc import Sequence
 from typing import Any
@@ -26,6 +27,8 @@ from token_service.db.models import ClientRow
 from token_service.errors import AccessDenied, InvalidClientMetadataError, InvalidRedirectUri, OAuthError
 from token_service.registration.fields import registration_response_fields, requested_auth_method, self_described_metadata
 from token_service.tokens.denylist import AccessTokenDenyList
+
+log = logging.getLogger("token_service.registration")
 
 REGISTER_SCOPE = "clients:register"
 # RFC 7592 §2.2: values the server owns; a client must not send them in an update.
@@ -102,6 +105,8 @@ class ClientRegistrar:
             raise metadata_error(exc.problems) from None
         except ClientExistsError as exc:  # a 128-bit random id: practically never
             raise InvalidClientMetadataError(str(exc)) from None
+        # Operators see every registration (the secret and tokens never appear in logs).
+        log.info("client registered", extra={"client_id": client.client_id, "client_name": (client.client_name or "")[:200], "open_registration": openly})
         return self.information(client, token, secret=secret)
 
     def information(self, client: Client, token: str, *, secret: str | None = None) -> dict[str, Any]:
@@ -167,6 +172,7 @@ class ClientRegistrar:
 
     async def delete(self, client: Client) -> None:
         await self._registry.remove(client.client_id)
+        log.info("client registration deleted", extra={"client_id": client.client_id})
 
 
 def token_hash(token: str) -> str:
