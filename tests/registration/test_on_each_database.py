@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
 
 from tests.support.clock import FakeClock
 from tests.support.token_service import issuer_settings, running_token_service
@@ -24,6 +25,20 @@ def test_registration_storage_and_expiry(make_settings: Any) -> None:
         info = httpx.post(f"{service.url}/register", json=body).json()
         headers = {"Authorization": f"Bearer {info['registration_access_token']}"}
         assert httpx.get(info["registration_client_uri"], headers=headers).json()["client_name"] == "Stored"
+
+        async def stored_secrets() -> list[str]:
+            engine = create_engine(settings)
+            try:
+                async with engine.connect() as connection:
+                    row = (await connection.execute(text("SELECT * FROM clients WHERE client_id = :id"), {"id": info["client_id"]})).one()
+                return [str(value) for value in row]
+            finally:
+                await engine.dispose()
+
+        # The registration access token is stored only as its hash (RFC 7592 §1.1 leaves how to us).
+        values = asyncio.run(stored_secrets())
+        assert not any(info["registration_access_token"] in value for value in values)
+        assert any(value.startswith("sha256$") for value in values)
 
         async def expire() -> tuple[str | None, bool, int, bool]:
             engine = create_engine(settings)
