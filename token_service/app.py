@@ -23,6 +23,7 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 from shared.dpop.resource import RequestAuthenticator
 from token_service.backends import BackendHealth
 from token_service.clients.authentication import ClientAuthenticator
+from token_service.clients.documents import ClientDocuments
 from token_service.clients.registry import ClientRegistry, config_clients
 from token_service.clients.wiring import build_client_authenticator
 from token_service.clock import Clock, system_clock
@@ -55,7 +56,9 @@ from token_service.login.sessions import BrowserSessions
 from token_service.login.transactions import LoginTransactions
 from token_service.observability.metrics import TokenServiceMetrics, metrics_endpoint, metrics_listener
 from token_service.pages import Branding, page_templates, stylesheet_route
-from token_service.ratelimit import LoginLimits, RateLimiter, TokenLimits, limiter_storage
+from token_service.ratelimit import DocumentFetchLimits, LoginLimits, RateLimiter, RegistrationLimits, TokenLimits, limiter_storage
+from token_service.registration.endpoints import ROUTES as REGISTRATION_ROUTES
+from token_service.registration.service import ClientRegistrar
 from token_service.resources.registry import ResourceRegistry, config_resources
 from token_service.resources.targets import ResourceTargets
 from token_service.runtime import Runtime, open_runtime
@@ -87,6 +90,8 @@ class Services:
     consents: ConsentRecords
     login_limits: LoginLimits
     token_limits: TokenLimits
+    registrar: ClientRegistrar
+    registration_limits: RegistrationLimits
     flow: AuthorizationFlow
     grants: Grants
     issued_tokens: IssuedTokens
@@ -121,7 +126,18 @@ def build_grants(
 
 def build_services(settings: TokenServiceSettings, runtime: Runtime, metrics: TokenServiceMetrics) -> Services:
     clock, db_sessions, store = runtime.clock, runtime.db_sessions, runtime.store
-    clients = ClientRegistry(db_sessions, config_clients(settings.clients), allow_private_urls=settings.allow_private_urls, clock=clock)
+    limiter = RateLimiter(limiter_storage(settings.redis_url, settings.redis_prefix))
+    documents = ClientDocuments.for_settings(
+        runtime.outbound, allow_private_urls=settings.allow_private_urls, clock=clock, fetch_limits=DocumentFetchLimits(limiter)
+    )
+    clients = ClientRegistry(
+        db_sessions,
+        config_clients(settings.clients),
+        allow_private_urls=settings.allow_private_urls,
+        clock=clock,
+        documents=documents,
+        unused_open_ttl=settings.open_registration_unused_ttl,
+    )
     resources = ResourceRegistry(db_sessions, config_resources(settings.resources), clock=clock)
     targets = ResourceTargets(resources, userinfo_audience=settings.endpoint("/userinfo"))
     client_auth = build_client_authenticator(
@@ -141,7 +157,6 @@ def build_services(settings: TokenServiceSettings, runtime: Runtime, metrics: To
     login_transactions = LoginTransactions(store, https=settings.https)
     consents = ConsentRecords(db_sessions, clock)
     sign_in = SignInMethods(settings.upstreams, build_connectors(settings, runtime.http_client, clock), settings.issuer)
-    limiter = RateLimiter(limiter_storage(settings.redis_url, settings.redis_prefix))
     login_limits = LoginLimits(
         limiter,
         per_ip=settings.login_rate_limit_ip,
@@ -152,6 +167,15 @@ def build_services(settings: TokenServiceSettings, runtime: Runtime, metrics: To
     grants = build_grants(settings, runtime, users=users, codes=codes, refresh_tokens=refresh_tokens, denylist=denylist, targets=targets)
     dpop_proofs = token_request_proofs(
         store, token_url=settings.endpoint("/token"), max_age=settings.dpop_proof_max_age, leeway=settings.leeway, nonce=settings.dpop_nonce, clock=clock
+    )
+    registrar = ClientRegistrar(
+        clients,
+        db_sessions,
+        # Initial access tokens are our access tokens for the registration endpoint (RFC 7591 §3).
+        userinfo_verifier(own_keys, audience=settings.endpoint("/register"), leeway=settings.leeway, store=store, dpop_policy=dpop_proofs.policy, clock=clock),
+        denylist,
+        registration_endpoint=settings.endpoint("/register"),
+        open_registration=settings.open_registration,
     )
     return Services(
         clock=clock,
@@ -169,6 +193,8 @@ def build_services(settings: TokenServiceSettings, runtime: Runtime, metrics: To
         consents=consents,
         login_limits=login_limits,
         token_limits=TokenLimits(limiter, per_client=settings.token_rate_limit),
+        registrar=registrar,
+        registration_limits=RegistrationLimits(limiter, per_ip=settings.registration_rate_limit),
         flow=AuthorizationFlow(
             issuer=settings.issuer,
             clients=clients,
@@ -224,7 +250,8 @@ class Composition:
         """CORS origins from the registered clients (none before start-up)."""
         if self._services is None:
             return frozenset()
-        return frozenset(origin for client in await self._services.clients.list() for origin in client.origins())
+        clients = self._services.clients
+        return frozenset(origin for client in await clients.list() for origin in client.origins()) | clients.document_origins()
 
 
 class TokenServiceApp(Litestar):
@@ -296,6 +323,7 @@ def create_app(settings: TokenServiceSettings, *, clock: Clock = system_clock) -
             logout,
             healthz,
             readyz,
+            *REGISTRATION_ROUTES,
             # With a metrics port, /metrics is answered there only (metrics_listener): the
             # main port is what proxies forward to the world.
             *([metrics_endpoint] if settings.metrics_port is None else []),

@@ -50,6 +50,9 @@ def dev_settings(settings: TokenServiceSettings) -> TokenServiceSettings:
     """The defaults, plus a password login when no upstream is configured."""
     # Local URLs only here: dev clients may publish their keys on 127.0.0.1.
     update: dict[str, Any] = {"log_format": "console", "allow_private_urls": True}
+    if "open_registration" not in settings.model_fields_set:
+        # MCP clients and other tools register themselves (RFC 7591); on a developer's machine, let them.
+        update["open_registration"] = True
     if not settings.upstreams:
         update["upstreams"] = [UpstreamConfig(name="local", kind="password", display_name="Demo password")]
     return settings.model_copy(update=update)

@@ -88,6 +88,18 @@ class UseDPoPNonce(OAuthError):
         super().__init__(description, headers={"DPoP-Nonce": nonce, "Cache-Control": "no-store"})
 
 
+class InvalidClientMetadataError(OAuthError):
+    """RFC 7591 §3.2.2: a metadata field's value is invalid (the description names the field)."""
+
+    error = "invalid_client_metadata"
+
+
+class InvalidRedirectUri(OAuthError):
+    """RFC 7591 §3.2.2: a redirect URI is invalid."""
+
+    error = "invalid_redirect_uri"
+
+
 class AccessDenied(OAuthError):
     error = "access_denied"
     status_code = 403

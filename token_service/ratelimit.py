@@ -79,3 +79,26 @@ class TokenLimits:
         if self._per_client is None:
             return None
         return await self._limiter.hit(self._per_client, "token-client", client_id)
+
+
+class DocumentFetchLimits:
+    """Fetches of client metadata documents per host: naming URLs at /authorize must not
+    turn the service into a tool for hammering someone else's server."""
+
+    def __init__(self, limiter: RateLimiter, *, per_host: str = "30/minute") -> None:
+        self._limiter = limiter
+        self._per_host = parse_limit(per_host)
+
+    async def check(self, host: str) -> int | None:
+        return await self._limiter.hit(self._per_host, "document-host", host)
+
+
+class RegistrationLimits:
+    """Client registrations per client IP (`TOKEN_SERVICE_REGISTRATION_RATE_LIMIT`): each one is a row."""
+
+    def __init__(self, limiter: RateLimiter, *, per_ip: str) -> None:
+        self._limiter = limiter
+        self._per_ip = parse_limit(per_ip)
+
+    async def check(self, ip: str) -> int | None:
+        return await self._limiter.hit(self._per_ip, "register-ip", ip)

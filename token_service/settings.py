@@ -137,6 +137,15 @@ class TokenServiceSettings(BaseSettings):
         description="Let the service fetch client `jwks_uri` (and client metadata documents) from loopback/private "
         "addresses and over plain http. For development only (`dev` sets it); never with untrusted clients.",
     )
+    open_registration: bool = Field(
+        False,
+        description="Let anyone register a public client (`token_endpoint_auth_method` none) at `/register` without an initial "
+        "access token (RFC 7591; what MCP clients expect). Off: registration needs an access token with scope `clients:register`.",
+    )
+    registration_rate_limit: str = Field("30/minute", description="Client registrations allowed per client IP at `/register` (`limits` syntax; empty disables).")
+    open_registration_unused_ttl: int = Field(
+        86400, ge=60, description="A client registered openly (without an initial access token) that obtains no token within this many seconds is removed."
+    )
     log_format: Literal["json", "console"] = Field("json", description="`json` for production, `console` for people.")
     brand_name: BrandName = Field(DEFAULT_BRAND_NAME, description="Product name on the sign-in, consent and error pages.")
     brand_logo_url: LogoUrl = Field(None, description="Logo shown above the product name: an https URL (http only on loopback); unset = no logo.")
@@ -163,7 +172,7 @@ class TokenServiceSettings(BaseSettings):
             )
         return value
 
-    @field_validator("login_rate_limit_ip", "login_rate_limit_username", "token_rate_limit", "login_start_rate_limit_ip")
+    @field_validator("login_rate_limit_ip", "login_rate_limit_username", "token_rate_limit", "login_start_rate_limit_ip", "registration_rate_limit")
     @classmethod
     def _rate_limit(cls, value: str) -> str:
         from limits import parse

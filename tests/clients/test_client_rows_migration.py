@@ -15,7 +15,7 @@ from token_service.db.engine import session_factory
 
 
 def test_rows_from_the_first_schema_keep_their_authentication_method(tmp_path: Path) -> None:
-    async def run() -> tuple[str, str, bool]:
+    async def run() -> tuple[str, str, bool, str]:
         engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'old.db'}")
         try:
             async with engine.begin() as connection:
@@ -33,8 +33,9 @@ def test_rows_from_the_first_schema_keep_their_authentication_method(tmp_path: P
             registry = ClientRegistry(session_factory(engine), {})
             worker, spa = await registry.get("old-worker"), await registry.get("old-spa")
             assert worker is not None and spa is not None
-            return worker.auth_method, spa.auth_method, worker.dpop_bound_access_tokens
+            return worker.auth_method, spa.auth_method, worker.dpop_bound_access_tokens, worker.source
         finally:
             await engine.dispose()
 
-    assert asyncio.run(run()) == ("client_secret_basic", "none", False)
+    # Migration 0007: every older row was added by an operator.
+    assert asyncio.run(run()) == ("client_secret_basic", "none", False, "operator")

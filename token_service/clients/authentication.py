@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from urllib.parse import unquote
 
 from token_service.clients.assertion import JWT_BEARER, AssertionRefused, ClientAssertionVerifier, UnverifiedAssertion
+from token_service.clients.documents import ClientDocumentRefused
 from token_service.clients.models import Client
 from token_service.clients.registry import ClientRegistry
 from token_service.clients.secrets import verify_client_secret
@@ -121,7 +122,10 @@ class ClientAuthenticator:
 
     async def _authenticate(self, credentials: Credentials) -> Client:
         used_basic = credentials.method == "client_secret_basic"
-        client = await self._registry.get(credentials.client_id)
+        try:
+            client = await self._registry.find(credentials.client_id)
+        except ClientDocumentRefused as exc:
+            raise InvalidClient(f"the client's metadata document cannot be used: {exc.reason}", used_basic=used_basic) from None
         if credentials.assertion is not None:
             if client is None:
                 raise InvalidClient(f"no client {credentials.client_id[:80]!r} is registered")

@@ -15,9 +15,13 @@ from joserfc.jwk import ECKey, OKPKey, RSAKey
 from pydantic import ValidationError
 
 from token_service.clients.metadata import AUTH_METHODS, ClientMetadata, InvalidClientMetadata, MetadataProblem, metadata_problems
+from token_service.clients.documents import ClientDocumentRefused, ClientDocuments
+from token_service.clients.models import Client
 from token_service.clients.registry import ClientExistsError, ClientRegistry, config_clients
 from token_service.clients.secrets import WeakSecretError, generate_client_secret, hash_client_secret
+from token_service.clock import system_clock
 from token_service.db.engine import create_engine, session_factory
+from token_service.outbound import OutboundFetcher
 from token_service.runtime import prepare_database
 from token_service.settings import TokenServiceSettings
 from token_service.usage import UsageError, remove_registered
@@ -38,13 +42,23 @@ def validated_metadata(fields: dict[str, Any]) -> ClientMetadata:
         raise UsageError(problems_text(metadata_problems(exc))) from None
 
 
-async def with_registry(settings: TokenServiceSettings, action: Callable[[ClientRegistry], Awaitable[int]]) -> int:
+async def with_registry(settings: TokenServiceSettings, action: Callable[[ClientRegistry], Awaitable[int]], *, fetch_documents: bool = False) -> int:
     engine = create_engine(settings)
+    fetcher = OutboundFetcher() if fetch_documents else None
     try:
         await prepare_database(engine, settings, migrate_now=False)
-        registry = ClientRegistry(session_factory(engine), config_clients(settings.clients), allow_private_urls=settings.allow_private_urls)
+        documents = ClientDocuments.for_settings(fetcher, allow_private_urls=settings.allow_private_urls, clock=system_clock) if fetcher else None
+        registry = ClientRegistry(
+            session_factory(engine),
+            config_clients(settings.clients),
+            allow_private_urls=settings.allow_private_urls,
+            documents=documents,
+            unused_open_ttl=settings.open_registration_unused_ttl,
+        )
         return await action(registry)
     finally:
+        if fetcher is not None:
+            await fetcher.aclose()
         await engine.dispose()
 
 
@@ -108,36 +122,57 @@ def cmd_clients_add(settings: TokenServiceSettings, args: argparse.Namespace) ->
     return asyncio.run(with_registry(settings, add))
 
 
+def client_summary(c: Client) -> dict[str, Any]:
+    return {
+        "client_id": c.client_id,
+        "origin": c.source,
+        "client_name": c.client_name,
+        "token_endpoint_auth_method": c.auth_method,
+        "grant_types": sorted(c.grant_types),
+        "scope": c.scope_text,
+        "audience": c.audience,
+        "redirect_uris": list(c.redirect_uris),
+        "jwks_uri": c.jwks_uri,
+        "public": c.public,
+        "first_party": c.first_party,
+        # Kept for scripts written before `origin`: the same value.
+        "source": c.source,
+        "created_at": c.created_at,
+        "last_used_at": c.last_used_at,
+        "registered_openly": c.registered_openly,
+    }
+
+
 def cmd_clients_list(settings: TokenServiceSettings, args: argparse.Namespace) -> int:
     async def show(registry: ClientRegistry) -> int:
-        clients = await registry.list()
+        clients = [c for c in await registry.list() if args.origin is None or c.source == args.origin]
         if args.json:
-            print(
-                json.dumps(
-                    [
-                        {
-                            "client_id": c.client_id,
-                            "token_endpoint_auth_method": c.auth_method,
-                            "grant_types": sorted(c.grant_types),
-                            "scope": c.scope_text,
-                            "audience": c.audience,
-                            "redirect_uris": list(c.redirect_uris),
-                            "jwks_uri": c.jwks_uri,
-                            "public": c.public,
-                            "first_party": c.first_party,
-                            "source": c.source,
-                        }
-                        for c in clients
-                    ],
-                    indent=2,
-                )
-            )
+            print(json.dumps([client_summary(c) for c in clients], indent=2))
             return 0
         for c in clients:
             print(f"{c.client_id}\t{c.auth_method}\t{','.join(sorted(c.grant_types))}\tscope={c.scope_text!r}\taudience={c.audience}\t({c.source})")
         return 0
 
     return asyncio.run(with_registry(settings, show))
+
+
+def cmd_clients_show(settings: TokenServiceSettings, args: argparse.Namespace) -> int:
+    async def show(registry: ClientRegistry) -> int:
+        # A metadata document client is not stored: `show` fetches and validates its document.
+        try:
+            client = await registry.find(args.client_id)
+        except ClientDocumentRefused as exc:
+            print(f"token-service: client {args.client_id!r}: its metadata document is refused: {exc.reason}", file=sys.stderr)
+            return 1
+        if client is None:
+            print(f"token-service: no client {args.client_id!r}", file=sys.stderr)
+            return 1
+        details = {**client_summary(client), "post_logout_redirect_uris": list(client.post_logout_redirect_uris), "jwks": client.jwks,
+                   "resources": sorted(client.resources), "dpop_bound_access_tokens": client.dpop_bound_access_tokens}
+        print(json.dumps(details, indent=2))
+        return 0
+
+    return asyncio.run(with_registry(settings, show, fetch_documents=True))
 
 
 def cmd_clients_remove(settings: TokenServiceSettings, args: argparse.Namespace) -> int:
@@ -204,8 +239,11 @@ def register(sub: Any, command: Callable[..., argparse.ArgumentParser]) -> None:
     add.add_argument("--name", help="client_name shown on the consent page")
     add.add_argument("--dpop-bound", action="store_true", help="dpop_bound_access_tokens: the client must use DPoP (RFC 9449)")
     add.add_argument("--secret", help="at least 32 characters; default: a generated 256-bit secret")
-    lst = command("list", cmd_clients_list, "list clients", clients)
+    lst = command("list", cmd_clients_list, "list clients with their origin (config, operator, dynamic)", clients)
     lst.add_argument("--json", action="store_true")
+    lst.add_argument("--origin", choices=("config", "operator", "dynamic"), help="only clients of this origin")
+    show = command("show", cmd_clients_show, "print one client's registration as JSON (a metadata document client is fetched)", clients)
+    show.add_argument("client_id")
     rm = command("remove", cmd_clients_remove, "remove a client", clients)
     rm.add_argument("client_id")
     command("hash-secret", cmd_clients_hash_secret, "read a secret on stdin, print the hash for client_secret_hash", clients)

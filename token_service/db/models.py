@@ -49,6 +49,11 @@ class ClientRow(Base):
     jwks_uri: Mapped[str | None] = mapped_column(Text, nullable=True)
     client_name: Mapped[str | None] = mapped_column(Text, nullable=True)
     dpop_bound_access_tokens: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Added in 0007: "operator" (`clients add`) or "dynamic" (RFC 7591 registration).
+    origin: Mapped[str] = mapped_column(String(20), default="operator", server_default="operator")
+    registration_token_hash: Mapped[str | None] = mapped_column(String(100), nullable=True, index=True, unique=True)  # RFC 7592, SHA-256 only
+    registered_openly: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    last_used_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # first token obtained
 
 
 class ResourceRow(Base):

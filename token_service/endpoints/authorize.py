@@ -12,6 +12,7 @@ from litestar import Request, Response, get, post
 from litestar.datastructures import State
 from litestar.params import FromQuery
 
+from token_service.clients.documents import ClientDocumentRefused
 from token_service.clients.models import Client
 from token_service.clients.registry import ClientRegistry
 from token_service.clock import Clock, epoch_seconds
@@ -45,7 +46,14 @@ async def registered_client_and_redirect(clients: ClientRegistry, params: dict[s
     client_id = params.get("client_id")
     if not client_id:
         raise PageError("Invalid request", "The request has no client_id. The application that sent you here is misconfigured.")
-    client = await clients.get(client_id[:MAX_PARAM_LENGTH])
+    try:
+        client = await clients.find(client_id[:MAX_PARAM_LENGTH])
+    except ClientDocumentRefused as exc:
+        raise PageError(
+            "Application not usable",
+            f"The application that sent you here identifies itself by a client metadata document, which cannot be used: {exc.reason}",
+            next_step="Tell the people who run that application: their client metadata document must be fixed.",
+        ) from None
     if client is None:
         raise PageError(
             "Unknown application",

@@ -153,10 +153,13 @@ class AuthorizationFlow:
                 csrf=tx.csrf,
                 client_name=client_display_name(client),
                 client_id=client.client_id,
-                redirect_host=urlsplit(request.redirect_uri).netloc.rpartition("@")[2],
+                redirect_host=host_of(request.redirect_uri),
                 apis=shown_apis(rules, audiences),
                 scopes=describe_scopes(scopes, scope_describer(rules, audiences)),
                 user=shown_user,
+                self_registered=client.registered_by_others,
+                # A metadata document client is the URL's host's word about itself (the draft's §6.3).
+                described_by=host_of(client.client_id) if client.source == "metadata-document" else None,
             )
             return self.with_binding_cookie(http, response)
         if tx is not None:
@@ -189,6 +192,10 @@ class AuthorizationFlow:
         # With a single non-password upstream there is nothing to choose: go straight to it.
         target = f"/login/{only}?tx={tx.id}" if only is not None else f"/login?tx={tx.id}"
         return self.with_binding_cookie(http, Redirect(path=target, status_code=303, headers={"Cache-Control": "no-store"}))
+
+
+def host_of(url: str) -> str:
+    return urlsplit(url).netloc.rpartition("@")[2]
 
 
 def client_display_name(client: Client) -> str:

@@ -54,6 +54,10 @@ def discovery_document(settings: TokenServiceSettings, grant_types: list[str], e
         "request_uri_parameter_supported": False,
         # RFC 9449 §5.1: proofs at the token endpoint bind tokens to the client's key.
         "dpop_signing_alg_values_supported": list(DPOP_ALGORITHMS),
+        # RFC 7591 §3 (RFC 7592 management at each client's registration_client_uri).
+        "registration_endpoint": settings.endpoint("/register"),
+        # draft-ietf-oauth-client-id-metadata-document: an https client_id names the client's metadata.
+        "client_id_metadata_document_supported": True,
     }
     document.update(extra or {})
     return msgspec.json.encode(document)

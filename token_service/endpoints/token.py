@@ -9,6 +9,7 @@ from litestar.datastructures import State
 from litestar.response.base import ASGIResponse
 
 from token_service.clients.authentication import ClientAuthenticator, read_credentials, single_authorization
+from token_service.clients.registry import ClientRegistry
 from token_service.dpop.proofs import TokenRequestProofs
 from token_service.endpoints.responses import no_store_json_asgi
 from token_service.errors import InvalidRequest, SlowDown, UnauthorizedClient, UnsupportedGrantType, echo
@@ -32,6 +33,7 @@ async def token_endpoint(
     grants: Injected[Grants],
     metrics: Injected[TokenServiceMetrics],
     dpop_proofs: Injected[TokenRequestProofs],
+    clients: Injected[ClientRegistry],
 ) -> ASGIResponse:
     params = await read_form(request)
     credentials = read_credentials(single_authorization(request.headers.getall("authorization", [])), params)
@@ -52,4 +54,6 @@ async def token_endpoint(
     dpop_jkt = await dpop_proofs.key_of(request.headers.getall("dpop", []), client)
     body = await grant(client, params, dpop_jkt=dpop_jkt)
     metrics.token_issued(grant_type, client.client_id)
+    # A dynamic client's first token: it is in use, and its open registration no longer expires.
+    await clients.note_token_issued(client)
     return no_store_json_asgi(body)

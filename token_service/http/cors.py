@@ -1,7 +1,10 @@
-"""CORS for the endpoints browsers call directly (token, userinfo, revocation).
+"""CORS for the endpoints browsers call directly (token, userinfo, revocation, registration).
 
 Only origins of registered redirect URIs are admitted; the set is rebuilt from the
 client registry every few seconds, so a newly registered client works without restart.
+The registration endpoints (RFC 7591/7592) admit every origin: a browser app registers
+before any origin of its is known, and those requests carry no cookies, only the
+bearer tokens the caller holds (no `Access-Control-Allow-Credentials`).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from dataclasses import dataclass
 from litestar.types import HTTPResponseBodyEvent, HTTPResponseStartEvent, HTTPScope, Send
 
 CORS_PATHS = frozenset({"/token", "/userinfo", "/revoke"})
+REGISTRATION_PATH = "/register"
 REFRESH_SECONDS = 5.0
 
 
@@ -42,10 +46,12 @@ class CorsDecision:
 
 async def cors_decision(scope: HTTPScope, origins: AllowedOrigins) -> CorsDecision | None:
     """None for paths outside CORS_PATHS; otherwise the headers, and for a preflight the answer."""
-    if scope["path"] not in CORS_PATHS:
+    path = scope["path"]
+    registration = path == REGISTRATION_PATH or path.startswith(REGISTRATION_PATH + "/")
+    if path not in CORS_PATHS and not registration:
         return None
     origin = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"origin"), None)
-    allowed = origin is not None and await origins.allows(origin)
+    allowed = origin is not None and (registration or await origins.allows(origin))
     cors_headers = [(b"vary", b"Origin")]
     if allowed and origin is not None:
         cors_headers.append((b"access-control-allow-origin", origin.encode("latin-1")))
@@ -56,7 +62,7 @@ async def cors_decision(scope: HTTPScope, origins: AllowedOrigins) -> CorsDecisi
     preflight_headers = list(cors_headers)
     if allowed:
         preflight_headers += [
-            (b"access-control-allow-methods", b"GET, POST"),
+            (b"access-control-allow-methods", b"GET, POST, PUT, DELETE" if registration else b"GET, POST"),
             (b"access-control-allow-headers", b"Authorization, Content-Type, DPoP"),
             (b"access-control-max-age", b"600"),
         ]

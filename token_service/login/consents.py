@@ -31,6 +31,9 @@ class ConsentRecords:
     async def covers(self, user_id: str, client: Client, scopes: frozenset[str], audiences: Sequence[str]) -> bool:
         if client.first_party:
             return True
+        if client.registered_by_others:
+            # Nobody on our side vouches for a self-registered client: the user sees every request.
+            return False
         async with self._db_sessions() as db:
             row = await db.get(ConsentRow, (user_id, client.client_id))
         return row is not None and scopes <= set(row.scope.split()) and set(audiences) <= recorded_audiences(row, client)

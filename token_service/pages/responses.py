@@ -82,7 +82,17 @@ def login_page(
 
 
 def consent_page(
-    *, tx_id: str, csrf: str, client_name: str, client_id: str, redirect_host: str, apis: list[tuple[str, str]], scopes: list[ScopeLine], user: str
+    *,
+    tx_id: str,
+    csrf: str,
+    client_name: str,
+    client_id: str,
+    redirect_host: str,
+    apis: list[tuple[str, str]],
+    scopes: list[ScopeLine],
+    user: str,
+    self_registered: bool = False,
+    described_by: str | None = None,
 ) -> Page:
     """`apis`: (name, identifier) of each API the application will call for the user."""
     return page(
@@ -96,6 +106,8 @@ def consent_page(
         apis=apis,
         scopes=scopes,
         user=user,
+        self_registered=self_registered,
+        described_by=described_by,
     )
 
 
