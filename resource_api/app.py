@@ -18,7 +18,8 @@ from resource_api.demo import demo_routes
 from resource_api.errors import exception_handlers
 from resource_api.health import healthz, readyz
 from resource_api.me import me
-from resource_api.metrics import metrics_endpoint, rejection_observer
+from resource_api.mcp import mcp_endpoint
+from resource_api.metrics import metrics_endpoint, rejection_log, rejection_observer
 from resource_api.notes.controller import NotesController
 from resource_api.settings import ResourceApiSettings
 from shared import AccessTokenVerifier, JwksCache
@@ -26,6 +27,7 @@ from shared.dpop import MemoryReplayCache, RedisReplayCache, ReplayCache
 from shared.dpop.resource import DPoPOptions
 from shared.litestar import BearerAuthPlugin
 from shared.metrics import VerifierMetrics
+from shared.resource_metadata import ProtectedResource
 
 __all__ = ["PUBLIC_PATHS", "create_app"]
 
@@ -49,6 +51,9 @@ def create_app(settings: ResourceApiSettings, *, http_client: httpx.AsyncClient 
         else MemoryReplayCache()
     )
     dpop = DPoPOptions(public_url=settings.dpop_public_url, require=settings.require_dpop, replay=replay)
+    mcp = mcp_endpoint(settings, jwks=jwks, sessions=sessions, dpop=dpop, on_rejection=rejection_log(metrics))
+    # RFC 9728: served at /.well-known/oauth-protected-resource and named in every challenge.
+    metadata = ProtectedResource(resource_name="Notes API", scopes_supported=("notes:read", "notes:write"))
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
@@ -61,7 +66,8 @@ def create_app(settings: ResourceApiSettings, *, http_client: httpx.AsyncClient 
         # with them) from stalling requests.
         gc.freeze()
         try:
-            yield
+            async with mcp.running():
+                yield
         finally:
             gc.unfreeze()
             key_refresher.cancel()
@@ -78,12 +84,14 @@ def create_app(settings: ResourceApiSettings, *, http_client: httpx.AsyncClient 
             yield session
 
     return Litestar(
-        route_handlers=[healthz, readyz, metrics_endpoint, me, NotesController, *demo_routes(settings)],
+        route_handlers=[healthz, readyz, metrics_endpoint, me, NotesController, *mcp.route_handlers, *demo_routes(settings)],
         dependencies={
             "jwks": Provide(provide_jwks, sync_to_thread=False),
             "db_session": Provide(provide_db_session),
         },
-        plugins=[BearerAuthPlugin(verifier, exclude=PUBLIC_PATHS, on_rejection=rejection_observer(metrics), dpop=dpop)],
+        plugins=[
+            BearerAuthPlugin(verifier, exclude=PUBLIC_PATHS, on_rejection=rejection_observer(metrics), dpop=dpop, metadata=metadata)
+        ],
         state=State({"verifier_metrics": metrics}),
         exception_handlers=exception_handlers,
         lifespan=[lifespan],

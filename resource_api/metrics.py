@@ -6,9 +6,10 @@ and the observer only ever sees the rejection, not the request's Authorization h
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from typing import Any
 
-import logging
 from litestar import Request, Response, get
 from litestar.datastructures import State
 
@@ -16,17 +17,27 @@ from shared import KeySetUnavailable, TokenRejected
 from shared.litestar import EXCLUDE_FROM_AUTH, RejectionObserver
 from shared.metrics import VerifierMetrics, exposition
 
-__all__ = ["metrics_endpoint", "rejection_observer"]
+__all__ = ["metrics_endpoint", "rejection_log", "rejection_observer"]
 
 # stdlib: the host process decides where logs go (see token_service.observability.logging).
 log = logging.getLogger("resource_api.auth")
 
 
-def rejection_observer(metrics: VerifierMetrics) -> RejectionObserver:
-    def observe(request: Request[Any, Any, Any], exc: TokenRejected | KeySetUnavailable) -> None:
+def rejection_log(metrics: VerifierMetrics) -> Callable[[TokenRejected | KeySetUnavailable, str, str], None]:
+    """Counts and logs a refusal of a request (`method`, `path`), whichever part of the API refused it."""
+
+    def record(exc: TokenRejected | KeySetUnavailable, method: str, path: str) -> None:
         metrics.rejected(exc)
-        fields = {"rule": exc.rule, "error": exc.error, "reason": exc.reason, "method": request.method, "path": request.url.path}
-        log.info("token rejected", extra=fields)
+        log.info("token rejected", extra={"rule": exc.rule, "error": exc.error, "reason": exc.reason, "method": method, "path": path})
+
+    return record
+
+
+def rejection_observer(metrics: VerifierMetrics) -> RejectionObserver:
+    record = rejection_log(metrics)
+
+    def observe(request: Request[Any, Any, Any], exc: TokenRejected | KeySetUnavailable) -> None:
+        record(exc, request.method, request.url.path)
 
     return observe
 

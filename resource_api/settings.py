@@ -26,6 +26,7 @@ _FIXES = {
     "leeway": "use a number of seconds from 0 to 300",
     "public_url": "set it to the URL clients use to reach this API, e.g. RESOURCE_API_PUBLIC_URL=https://api.example.com",
     "redis_url": "e.g. RESOURCE_API_REDIS_URL=redis://127.0.0.1:6379/0",
+    "mcp_resource": "set it to the URL MCP clients use for the endpoint, e.g. RESOURCE_API_MCP_RESOURCE=https://api.example.com/mcp",
 }
 
 
@@ -61,6 +62,8 @@ class ResourceApiSettings(BaseSettings):
     """Redis that remembers used DPoP proofs, shared by every instance of this API; unset: each process remembers its own (one instance only)."""
     redis_prefix: str = "resource-api:"
     """Prefix of this API's keys in that Redis."""
+    mcp_resource: str | None = None
+    """Identifier of the MCP endpoint at /mcp: the `resource` MCP clients ask tokens for (RFC 8707) and name in its protected resource metadata. Tokens whose `aud` is this or RESOURCE_API_AUDIENCE are accepted there. Unset: RESOURCE_API_PUBLIC_URL (else the audience's origin) followed by /mcp."""
 
     @field_validator("issuer", "audience")
     @classmethod
@@ -69,12 +72,17 @@ class ResourceApiSettings(BaseSettings):
             raise ValueError("must be an http:// or https:// URL")
         return value
 
-    @field_validator("public_url")
+    @field_validator("public_url", "mcp_resource")
     @classmethod
     def _public_url_is_http_url(cls, value: str | None) -> str | None:
         if value is not None and (not value.startswith(("https://", "http://")) or "?" in value or "#" in value):
             raise ValueError("must be an http:// or https:// URL without query or fragment")
         return value
+
+    @property
+    def mcp_resource_identifier(self) -> str:
+        """The MCP endpoint's resource identifier: RESOURCE_API_MCP_RESOURCE, else the public URL + /mcp."""
+        return self.mcp_resource or self.dpop_public_url.rstrip("/") + "/mcp"
 
     @property
     def dpop_public_url(self) -> str:

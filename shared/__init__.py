@@ -3,7 +3,8 @@
 `JwksCache` holds the issuer's keys, `AccessTokenVerifier` applies the rules in
 `shared.rules`, and `shared.litestar` / `shared.fastapi` plug them into a web
 framework. `verify_access_token` is the framework-neutral entry point.
-`TokenClient` is the other side: tokens for calling another API.
+`ProtectedResource` is the API's RFC 9728 metadata, which the integrations serve and
+name in every challenge. `TokenClient` is the other side: tokens for calling another API.
 """
 
 from .claims import RFC9068_REQUIRED_CLAIMS, AccessTokenClaims
@@ -19,6 +20,7 @@ from .errors import (
     www_authenticate,
 )
 from .jwks import JwksCache, JwksStatus
+from .resource_metadata import ProtectedResource
 from .rules import RULES, Rule
 from .token_client import AccessToken, TokenClient, TokenRequestError
 from .verifier import AccessTokenVerifier, Evaluation, RuleResult, verify_access_token
@@ -39,6 +41,7 @@ __all__ = [
     "JwksStatus",
     "KeySetUnavailable",
     "MissingToken",
+    "ProtectedResource",
     "Rule",
     "RuleResult",
     "TokenClient",

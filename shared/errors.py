@@ -116,11 +116,15 @@ def _header_safe(text: str) -> str:
     return text
 
 
-def www_authenticate(exc: TokenRejected, realm: str | None = None) -> str:
+def www_authenticate(
+    exc: TokenRejected, realm: str | None = None, resource_metadata: str | None = None, scope: str | None = None
+) -> str:
     """The RFC 6750 §3 `WWW-Authenticate` challenge for a rejection.
 
     `Bearer realm="api", error="invalid_token", error_description="..."`, with
-    `scope="..."` for insufficient_scope.
+    `scope="..."` naming the needed scopes for insufficient_scope (or, given `scope`, the
+    scopes to ask for, on any challenge) and `resource_metadata="<url>"` (RFC 9728 §5.1)
+    when the API publishes its protected resource metadata.
     """
     params: list[str] = []
     if realm is not None:
@@ -130,6 +134,9 @@ def www_authenticate(exc: TokenRejected, realm: str | None = None) -> str:
     # token"), so the person debugging a 401 always reads the reason in the header.
     params.append(f'error="{exc.error}"')
     params.append(f'error_description="{_header_safe(exc.reason)}"')
-    if isinstance(exc, InsufficientScope):
-        params.append(f'scope="{_header_safe(exc.scope)}"')
-    return "Bearer " + ", ".join(params) if params else "Bearer"
+    needed = exc.scope if isinstance(exc, InsufficientScope) else scope
+    if needed:
+        params.append(f'scope="{_header_safe(needed)}"')
+    if resource_metadata is not None:
+        params.append(f'resource_metadata="{_header_safe(resource_metadata)}"')
+    return "Bearer " + ", ".join(params)

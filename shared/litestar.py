@@ -10,6 +10,8 @@
 
 Both `Authorization: Bearer` and `Authorization: DPoP` (RFC 9449, with its proof) are
 accepted; `dpop=DPoPOptions(require=True, public_url=...)` refuses bearer tokens.
+`metadata=ProtectedResource(...)` serves the API's protected resource metadata
+(RFC 9728) at its well-known path and names it in every challenge (`resource_metadata`).
 Handlers marked `opt={"exclude_from_auth": True}` (health checks) or matching an
 `exclude` pattern skip authentication. Every rejection, wherever it is raised,
 is rendered by `token_rejected_response`: never a 500 for a bad token.
@@ -20,10 +22,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from litestar import Request, Response
+from litestar import Request, Response, get
 from litestar.config.app import AppConfig
 from litestar.connection import ASGIConnection
 from litestar.di import Provide
+from litestar.handlers import HTTPRouteHandler
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult, DefineMiddleware
 from litestar.plugins import InitPlugin
@@ -32,6 +35,8 @@ from litestar.types import ASGIApp, Guard
 from .claims import AccessTokenClaims
 from .dpop.resource import DPoPOptions, RequestAuthenticator, bound_key_of
 from .errors import InsufficientScope, KeySetUnavailable, MissingToken, TokenRejected
+from .rejection import rejection_for
+from .resource_metadata import ProtectedResource
 from .verifier import AccessTokenVerifier
 
 __all__ = [
@@ -40,6 +45,7 @@ __all__ = [
     "BearerAuthPlugin",
     "RejectionObserver",
     "requires_scope",
+    "resource_metadata_route",
     "verified_claims",
 ]
 
@@ -48,7 +54,7 @@ EXCLUDE_FROM_AUTH = "exclude_from_auth"
 _REALM_KEY = "bearer_auth_realm"
 _OBSERVER_KEY = "bearer_auth_on_rejection"
 _AUTHENTICATOR_KEY = "bearer_auth_authenticator"
-_RETRY_AFTER_SECONDS = "5"
+_METADATA_KEY = "bearer_auth_resource_metadata"
 
 
 class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
@@ -109,27 +115,34 @@ def _observe(request: Request[Any, Any, Any], exc: TokenRejected | KeySetUnavail
         observer(request, exc)
 
 
-def token_rejected_response(request: Request[Any, Any, Any], exc: TokenRejected) -> Response[dict[str, str]]:
+def _rejection_response(request: Request[Any, Any, Any], exc: TokenRejected | KeySetUnavailable) -> Response[dict[str, str]]:
     _observe(request, exc)
-    realm = request.app.state.get(_REALM_KEY)
-    authenticator: RequestAuthenticator = request.app.state[_AUTHENTICATOR_KEY]
-    body = {"error": exc.error, "error_description": exc.reason}
-    if isinstance(exc, InsufficientScope):
-        body["scope"] = exc.scope
-    return Response(
-        body,
-        status_code=exc.status_code,
-        headers={"WWW-Authenticate": authenticator.challenge(exc, realm), "Cache-Control": "no-store"},
+    metadata: ProtectedResource | None = request.app.state.get(_METADATA_KEY)
+    rejection = rejection_for(
+        exc,
+        request.app.state[_AUTHENTICATOR_KEY],
+        realm=request.app.state.get(_REALM_KEY),
+        resource_metadata=metadata.url if metadata is not None else None,
     )
+    return Response(rejection.body, status_code=rejection.status_code, headers=rejection.headers)
+
+
+def token_rejected_response(request: Request[Any, Any, Any], exc: TokenRejected) -> Response[dict[str, str]]:
+    return _rejection_response(request, exc)
 
 
 def key_set_unavailable_response(request: Request[Any, Any, Any], exc: KeySetUnavailable) -> Response[dict[str, str]]:
-    _observe(request, exc)
-    return Response(
-        {"error": exc.error, "error_description": f"access tokens cannot be checked right now: {exc.reason}"},
-        status_code=exc.status_code,
-        headers={"Retry-After": _RETRY_AFTER_SECONDS, "Cache-Control": "no-store"},
-    )
+    return _rejection_response(request, exc)
+
+
+def resource_metadata_route(metadata: ProtectedResource) -> HTTPRouteHandler:
+    """`GET <well-known path>`: the protected resource metadata document (RFC 9728 §3), public."""
+
+    @get(metadata.path, opt={EXCLUDE_FROM_AUTH: True}, include_in_schema=False, sync_to_thread=False)
+    def protected_resource_metadata() -> Response[dict[str, Any]]:
+        return Response(metadata.document(), headers=metadata.response_headers)
+
+    return protected_resource_metadata
 
 
 class BearerAuthPlugin(InitPlugin):
@@ -143,12 +156,14 @@ class BearerAuthPlugin(InitPlugin):
         realm: str | None = None,
         on_rejection: RejectionObserver | None = None,
         dpop: DPoPOptions | None = None,
+        metadata: ProtectedResource | None = None,
     ) -> None:
         self.verifier = verifier
         self.authenticator = RequestAuthenticator(verifier, dpop)
         self.exclude = list(exclude)
         self.realm = realm
         self.on_rejection = on_rejection
+        self.metadata = metadata.resolve(self.authenticator) if metadata is not None else None
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         app_config.middleware.append(
@@ -160,4 +175,7 @@ class BearerAuthPlugin(InitPlugin):
         app_config.state[_REALM_KEY] = self.realm
         app_config.state[_OBSERVER_KEY] = self.on_rejection
         app_config.state[_AUTHENTICATOR_KEY] = self.authenticator
+        app_config.state[_METADATA_KEY] = self.metadata
+        if self.metadata is not None:
+            app_config.route_handlers.append(resource_metadata_route(self.metadata))
         return app_config

@@ -57,14 +57,19 @@ class Evaluation:
 
 
 class AccessTokenVerifier:
-    """Checks bearer tokens for one API (audience) trusting one issuer."""
+    """Checks bearer tokens for one API (audience) trusting one issuer.
+
+    `audience` is the `aud` a token must carry; an API known by several identifiers
+    (RFC 8707: its base URL and its MCP endpoint, say) passes them all, its own first,
+    and a token carrying any one of them is accepted.
+    """
 
     def __init__(
         self,
         jwks: KeyResolver,
         *,
         issuer: str,
-        audience: str,
+        audience: str | Sequence[str],
         algorithms: Sequence[str] = ("RS256",),
         leeway: float = 30,
         required_claims: Iterable[str] = RFC9068_REQUIRED_CLAIMS,
@@ -74,7 +79,8 @@ class AccessTokenVerifier:
     ) -> None:
         if jwks.issuer != issuer:
             raise ValueError(f"the JWKS cache is for {jwks.issuer!r} but the verifier trusts {issuer!r}")
-        if not audience:
+        audiences = (audience,) if isinstance(audience, str) else tuple(dict.fromkeys(audience))
+        if not audiences or not all(audiences):
             raise ValueError("audience must be set: a token for another API must not be accepted here")
         unsupported = set(algorithms) - SUPPORTED_ALGORITHMS
         if unsupported or not algorithms:
@@ -96,7 +102,10 @@ class AccessTokenVerifier:
         registry.max_header_length = max_token_bytes
         self.policy = Policy(
             issuer=issuer,
-            audience=audience,
+            # The first audience is the API's own identifier (its public URL's origin by default);
+            # any others are further identifiers it answers to (RFC 8707 resources it serves).
+            audience=audiences[0],
+            accepted_audiences=audiences if len(audiences) > 1 else (),
             algorithms=algs,
             leeway=float(leeway),
             required_claims=required,

@@ -39,6 +39,7 @@ from token_service.users.directory import UserDirectory
 
 RESOURCE_API_PORT = 8001
 RESOURCE_API_URL = f"http://127.0.0.1:{RESOURCE_API_PORT}"
+MCP_URL = f"{RESOURCE_API_URL}/mcp"
 MACHINE_CLIENT_ID = "demo-machine"
 KEY_CLIENT_ID = "demo-worker"
 BROWSER_CLIENT_ID = "demo-spa"
@@ -74,12 +75,12 @@ def browser_client_fields(resource_api_url: str) -> dict[str, Any]:
     }
 
 
-def notes_api_resource(resource_api_url: str) -> ResourceConfig:
+def notes_api_resource(identifier: str, name: str = "Notes API") -> ResourceConfig:
     """The example resource API as a registered resource: its name and scope words appear on consent pages."""
     return ResourceConfig.model_validate(
         {
-            "identifier": resource_api_url,
-            "name": "Notes API",
+            "identifier": identifier,
+            "name": name,
             "scopes": [{"name": "notes:read", "description": "Read your notes"}, {"name": "notes:write", "description": "Add notes for you"}],
         }
     )
@@ -134,6 +135,8 @@ async def prepare_demo(settings: TokenServiceSettings) -> dict[str, str]:
     try:
         clients = ClientRegistry(runtime.db_sessions, config_clients(settings.clients), allow_private_urls=settings.allow_private_urls, clock=runtime.clock)
         await upsert_resource(settings, runtime.db_sessions, notes_api_resource(RESOURCE_API_URL))
+        # Its MCP endpoint is a resource of its own: MCP clients ask for tokens for exactly its URL.
+        await upsert_resource(settings, runtime.db_sessions, notes_api_resource(MCP_URL, "Notes API (MCP)"))
         machine_secret = generate_client_secret()
         # The machine client's secret is new at every start: only its hash is stored,
         # so a fresh one is the only way to print a working secret.
@@ -186,6 +189,7 @@ def banner(settings: TokenServiceSettings, demo: dict[str, str]) -> str:
     discovery     {issuer}/.well-known/openid-configuration
   Resource API    {RESOURCE_API_URL}
   Demo page       {RESOURCE_API_URL}/   (sign in as {DEMO_USERNAME} / {demo['password']})
+  MCP server      {MCP_URL}   (streamable HTTP; MCP clients register themselves and sign you in)
 
   Machine client  client_id={MACHINE_CLIENT_ID}  client_secret={demo['machine_secret']}
   Browser client  client_id={BROWSER_CLIENT_ID}  (public, PKCE)

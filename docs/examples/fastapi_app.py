@@ -15,13 +15,16 @@ from fastapi import Depends, FastAPI
 
 from shared import AccessTokenClaims, AccessTokenVerifier, JwksCache
 from shared.fastapi import BearerAuth, requires_scope
+from shared.resource_metadata import ProtectedResource
 
 
 def create_app(issuer: str, audience: str) -> FastAPI:
     # issuer: exactly the `iss` of the tokens (the token service's TOKEN_SERVICE_ISSUER).
     # audience: this API's own public URL, the `aud` its tokens are minted for.
     jwks = JwksCache(issuer)  # finds jwks_uri by discovery, caches keys, follows rotation
-    auth = BearerAuth(AccessTokenVerifier(jwks, issuer=issuer, audience=audience))
+    # RFC 9728: the API describes itself (which token service, which scopes); every 401 points there.
+    metadata = ProtectedResource(resource_name="Reports API", scopes_supported=("reports:read",))
+    auth = BearerAuth(AccessTokenVerifier(jwks, issuer=issuer, audience=audience), metadata=metadata)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -29,6 +32,7 @@ def create_app(issuer: str, audience: str) -> FastAPI:
         await jwks.aclose()
 
     app = FastAPI(lifespan=lifespan)
+    app.include_router(auth.metadata_router())  # GET /.well-known/oauth-protected-resource
 
     @app.get("/me")
     async def me(claims: AccessTokenClaims = Depends(auth)) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from litestar.di import NamedDependency
 
 from shared import AccessTokenClaims, AccessTokenVerifier, JwksCache
 from shared.litestar import EXCLUDE_FROM_AUTH, BearerAuthPlugin, requires_scope
+from shared.resource_metadata import ProtectedResource
 
 
 @get("/me")
@@ -44,7 +45,9 @@ def create_app(issuer: str, audience: str) -> Litestar:
         await jwks.aclose()
 
     verifier = AccessTokenVerifier(jwks, issuer=issuer, audience=audience)
-    return Litestar([me, reports, healthz], plugins=[BearerAuthPlugin(verifier)], lifespan=[close_jwks])
+    # RFC 9728: served at /.well-known/oauth-protected-resource and named in every 401/403.
+    metadata = ProtectedResource(resource_name="Reports API", scopes_supported=("reports:read",))
+    return Litestar([me, reports, healthz], plugins=[BearerAuthPlugin(verifier, metadata=metadata)], lifespan=[close_jwks])
 
 
 def app_from_environment() -> Litestar:

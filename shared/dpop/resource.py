@@ -139,21 +139,28 @@ class RequestAuthenticator:
             raise InvalidDPoPProof("the DPoP proof was already used (its jti was seen before); make a new proof for every request")
         return claims
 
-    def challenge(self, exc: TokenRejected, realm: str | None = None) -> str:
+    def challenge(
+        self, exc: TokenRejected, realm: str | None = None, resource_metadata: str | None = None, scope: str | None = None
+    ) -> str:
         """`WWW-Authenticate` for a rejection: the used scheme's challenge carries the error (RFC 9449 §7.1),
-        the other accepted scheme is offered beside it (§7.2)."""
+        the other accepted scheme is offered beside it (§7.2). Each names `resource_metadata` (RFC 9728 §5.1)
+        when given, so a client finds the authorization server whichever scheme it uses; `scope`, when
+        given, tells a client without a usable token which scopes to ask for (RFC 6750 §3)."""
         scheme = exc.scheme or ("DPoP" if self.require_dpop or isinstance(exc, InvalidDPoPProof) else "Bearer")
-        params: list[str] = [f'realm="{_header_safe(realm)}"'] if realm is not None else []
+        realm_param = [f'realm="{_header_safe(realm)}"'] if realm is not None else []
+        metadata_param = [f'resource_metadata="{_header_safe(resource_metadata)}"'] if resource_metadata is not None else []
+        params = list(realm_param)
         if scheme == "DPoP" or self.require_dpop:
             params += [f'error="{exc.error}"', f'error_description="{_header_safe(exc.reason)}"']
-            if isinstance(exc, InsufficientScope):
-                params.append(f'scope="{_header_safe(exc.scope)}"')
-        dpop = "DPoP " + ", ".join([*params, f'algs="{" ".join(self.policy.algorithms)}"'])
+            needed = exc.scope if isinstance(exc, InsufficientScope) else scope
+            if needed:
+                params.append(f'scope="{_header_safe(needed)}"')
+        dpop = "DPoP " + ", ".join([*params, f'algs="{" ".join(self.policy.algorithms)}"', *metadata_param])
         if self.require_dpop:
             return dpop
         if scheme == "Bearer":
-            return f"{www_authenticate(exc, realm)}, {dpop}"
-        return (f'Bearer realm="{_header_safe(realm)}"' if realm is not None else "Bearer") + f", {dpop}"
+            return f"{www_authenticate(exc, realm, resource_metadata, scope)}, {dpop}"
+        return "Bearer" + (" " + ", ".join([*realm_param, *metadata_param]) if realm_param or metadata_param else "") + f", {dpop}"
 
     def scheme_of(self, claims: AccessTokenClaims) -> str:
         """The scheme a request with these (accepted) claims used: bound tokens only pass as DPoP."""

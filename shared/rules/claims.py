@@ -61,25 +61,32 @@ def _issuer_note(t: TokenUnderCheck) -> str:
     return f"issuer {t.claims['iss']}"
 
 
+def _expected_audiences(t: TokenUnderCheck) -> str:
+    accepted = t.policy.accepted_audiences
+    return " or ".join(repr(a) for a in accepted) if accepted else repr(t.policy.audience)
+
+
 def check_audience(t: TokenUnderCheck) -> None:
     assert t.claims is not None
-    expected = t.policy.audience
+    expected = _expected_audiences(t)
     aud = t.claims.get("aud")
     if aud is None:
-        raise reject("audience", f"the token has no aud claim, expected {expected!r}")
+        raise reject("audience", f"the token has no aud claim, expected {expected}")
     if isinstance(aud, str):
         audiences: tuple[str, ...] = (aud,)
     elif isinstance(aud, list) and all(isinstance(a, str) for a in aud):
         audiences = tuple(aud)
     else:
         raise reject("audience", f"aud must be a string or a list of strings, got {shown(aud)}")
-    if expected not in audiences:
-        raise reject("audience", f"audience was {shown(list(audiences))}, expected {expected!r}")
+    if not set(t.policy.accepted_audiences or (t.policy.audience,)) & set(audiences):
+        raise reject("audience", f"audience was {shown(list(audiences))}, expected {expected}")
     t.audiences = audiences
 
 
 def _audience_note(t: TokenUnderCheck) -> str:
-    return f"audience includes {t.policy.audience}"
+    assert t.audiences is not None
+    accepted = t.policy.accepted_audiences or (t.policy.audience,)
+    return f"audience includes {' and '.join(a for a in accepted if a in t.audiences)}"
 
 
 def check_expiry(t: TokenUnderCheck) -> None:

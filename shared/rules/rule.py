@@ -44,6 +44,9 @@ class Policy:
     required_claims: tuple[str, ...]
     max_token_bytes: int
     registry: jws.JWSRegistry
+    accepted_audiences: tuple[str, ...] = ()
+    """Every audience accepted when the API answers to more than one identifier (its
+    `audience` first); empty: only `audience`."""
 
 
 @dataclass(slots=True)

@@ -132,6 +132,25 @@ def printed_commands(banner: list[str], heading: str = "Try it:") -> str:
     return "\n".join(commands)
 
 
+def mcp_client_adds_a_note(banner: list[str]) -> list[str]:
+    import asyncio
+    import re
+
+    from tests.support.mcp_client import McpUser, MemoryTokenStorage, connected_client, structured
+
+    (mcp_url,) = [line.split()[2] for line in banner if line.strip().startswith("MCP server")]
+    (password,) = [m.group(1) for line in banner if (m := re.search(r"sign in as demo / (\S+)\)", line))]
+
+    async def run() -> list[str]:
+        user = McpUser("demo", password, "http://127.0.0.1:33418/callback")
+        async with connected_client(mcp_url, user, MemoryTokenStorage(), client_name="dev MCP client") as mcp:
+            structured(await mcp.call_tool("add_note", {"text": "from an MCP client"}))
+            listed = structured(await mcp.call_tool("list_notes", {}))
+        return [note["text"] for note in listed["result"] if note["text"] == "from an MCP client"]
+
+    return asyncio.run(run())
+
+
 def test_dev_serves_both_and_the_printed_curl_works_then_ctrl_c_stops_cleanly(dev: tuple[DevProcess, Path]) -> None:
     process, workdir = dev
     banner = process.banner()
@@ -150,6 +169,10 @@ def test_dev_serves_both_and_the_printed_curl_works_then_ctrl_c_stops_cleanly(de
     result = subprocess.run([sys.executable, "-c", snippet], capture_output=True, text=True, timeout=60, cwd=workdir)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("["), result.stdout
+
+    # README "Protecting an MCP server": an MCP client pointed at the printed URL registers
+    # itself and signs the demo user in, with nothing else configured.
+    assert mcp_client_adds_a_note(banner) == ["from an MCP client"]
 
     process.process.send_signal(signal.SIGINT)
     try:

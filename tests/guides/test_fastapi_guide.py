@@ -65,6 +65,24 @@ def test_no_token_is_401_with_a_bearer_challenge(api_url: str) -> None:
     assert 'error="invalid_token"' in response.headers["www-authenticate"]
 
 
+def test_the_401_leads_a_client_to_the_token_service(token_service: RunningTokenService, api_url: str) -> None:
+    # RFC 9728: from the challenge to the metadata, from there to the issuer's discovery.
+    challenge = httpx.get(f"{api_url}/reports").headers["www-authenticate"]
+    metadata_url = f"{api_url}/.well-known/oauth-protected-resource"
+    assert f'resource_metadata="{metadata_url}"' in challenge
+    metadata = httpx.get(metadata_url).json()
+    assert metadata == {
+        "resource": api_url,
+        "authorization_servers": [token_service.url],
+        "scopes_supported": ["reports:read"],
+        "bearer_methods_supported": ["header"],
+        "resource_name": "Reports API",
+        "dpop_signing_alg_values_supported": ["ES256", "RS256", "PS256", "EdDSA"],
+    }
+    discovery = httpx.get(f"{metadata['authorization_servers'][0]}/.well-known/oauth-authorization-server").json()
+    assert discovery["issuer"] == token_service.url
+
+
 def test_token_without_the_scope_is_403_naming_it(token_service: RunningTokenService, api_url: str) -> None:
     access = token(token_service, api_url, "notes:read")
     response = httpx.get(f"{api_url}/reports", headers={"Authorization": f"Bearer {access}"})

@@ -18,6 +18,7 @@ from tests.support.dpop_proofs import forged_proof
 
 Client = AsyncTestClient[Any]
 NOTES = f"{AUDIENCE}/notes"  # the API's public URL (its audience's origin), not the test client's Host
+METADATA = f'resource_metadata="{AUDIENCE}/.well-known/oauth-protected-resource"'
 
 
 @pytest.fixture
@@ -58,7 +59,7 @@ async def test_bound_token_sent_as_bearer_is_refused(client: Client, issuer: Fak
     assert response.json()["error"] == "invalid_token"
     assert "DPoP-bound" in response.json()["error_description"]
     challenge = response.headers["www-authenticate"]
-    assert challenge.startswith('Bearer error="invalid_token"') and challenge.endswith('DPoP algs="ES256 RS256 PS256 EdDSA"')
+    assert challenge.startswith('Bearer error="invalid_token"') and challenge.endswith(f'DPoP algs="ES256 RS256 PS256 EdDSA", {METADATA}')
 
 
 async def _refusal(client: Client, headers: list[tuple[str, str]], method: str = "GET") -> tuple[str, str, str]:
@@ -74,8 +75,8 @@ async def test_proof_for_another_method_is_refused(client: Client, issuer: FakeI
     assert error == "invalid_dpop_proof"
     assert reason == "the DPoP proof is for method 'POST', but this request is GET"
     # RFC 9449 §7.1: the error rides on the DPoP challenge; Bearer is still offered.
-    assert challenge.startswith('Bearer, DPoP error="invalid_dpop_proof", error_description="the DPoP proof is for method')
-    assert challenge.endswith('algs="ES256 RS256 PS256 EdDSA"')
+    assert challenge.startswith(f'Bearer {METADATA}, DPoP error="invalid_dpop_proof", error_description="the DPoP proof is for method')
+    assert challenge.endswith(f'algs="ES256 RS256 PS256 EdDSA", {METADATA}')
 
 
 @pytest.mark.parametrize(
@@ -108,7 +109,7 @@ async def test_proof_signed_by_another_key_is_refused(client: Client, issuer: Fa
     error, reason, challenge = await _refusal(client, dpop(token, thief.proof("GET", NOTES, access_token=token)))
     assert error == "invalid_token"
     assert reason == f"the DPoP proof is signed by key {thief.jkt}, but the token is bound to key {key.jkt}"
-    assert challenge.startswith('Bearer, DPoP error="invalid_token"')
+    assert challenge.startswith(f'Bearer {METADATA}, DPoP error="invalid_token"')
 
 
 async def test_replayed_proof_is_refused(client: Client, issuer: FakeIssuer, key: DPoPKey) -> None:
@@ -167,7 +168,7 @@ async def test_missing_scope_under_dpop_is_challenged_on_the_dpop_scheme(client:
     token = bound_token(issuer, key, scope="notes:read")
     response = await client.post("/notes", json={"text": "x"}, headers=dpop(token, key.proof("POST", NOTES, access_token=token)))
     assert response.status_code == 403
-    assert response.headers["www-authenticate"].startswith('Bearer, DPoP error="insufficient_scope"')
+    assert response.headers["www-authenticate"].startswith(f'Bearer {METADATA}, DPoP error="insufficient_scope"')
     assert 'scope="notes:write"' in response.headers["www-authenticate"]
 
 

@@ -13,8 +13,10 @@ from tests.support.fake_issuer import FakeIssuer
 
 Client = AsyncTestClient[Any]
 
+# RFC 9728 §5.1: every challenge names the API's protected resource metadata.
+METADATA = f'resource_metadata="{AUDIENCE}/.well-known/oauth-protected-resource"'
 # RFC 9449 §7.2: the API accepts DPoP too, so every challenge offers that scheme beside Bearer.
-DPOP_OFFER = 'DPoP algs="ES256 RS256 PS256 EdDSA"'
+DPOP_OFFER = f'{METADATA}, DPoP algs="ES256 RS256 PS256 EdDSA", {METADATA}'
 
 
 def token(issuer: FakeIssuer, scope: str, sub: str = "alice", **claims: Any) -> str:

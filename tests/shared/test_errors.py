@@ -49,3 +49,13 @@ def test_description_is_kept_to_the_characters_rfc_6750_allows() -> None:
 
     assert header == "Bearer error=\"invalid_token\", error_description=\"audience was 'x/y' ? expected ???Injected: 1\""
     assert header.isascii()
+
+
+def test_a_401_may_name_the_scopes_to_ask_for_and_where_the_metadata_is() -> None:
+    metadata = "https://api.example/.well-known/oauth-protected-resource/mcp"
+    missing = www_authenticate(MissingToken(), resource_metadata=metadata, scope="notes:read notes:write")
+    weak = www_authenticate(InsufficientScope(["notes:write"]), resource_metadata=metadata, scope="notes:read notes:write")
+
+    assert missing.endswith(f'scope="notes:read notes:write", resource_metadata="{metadata}"')
+    # An insufficient_scope challenge names the scopes of the refused call, never the hint.
+    assert weak.endswith(f'scope="notes:write", resource_metadata="{metadata}"')

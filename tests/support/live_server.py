@@ -34,11 +34,15 @@ def free_port() -> int:
 
 
 class LiveServer:
-    def __init__(self, app: Any, port: int | None = None) -> None:
+    def __init__(self, app: Any, port: int | None = None, **uvicorn_options: Any) -> None:
+        """`uvicorn_options` go to uvicorn.Config: `ssl_certfile`/`ssl_keyfile` serve https."""
         self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        scheme = "https" if "ssl_certfile" in uvicorn_options else "http"
+        self.url = f"{scheme}://127.0.0.1:{self.port}"
         # As `serve` does: the app, not uvicorn, decides what X-Forwarded-For is worth.
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on", proxy_headers=False)
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on", proxy_headers=False, **uvicorn_options
+        )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)
 
@@ -68,8 +72,8 @@ def wait_ready(url: str, timeout: float = 15) -> None:
 
 
 @contextmanager
-def live_server(app: Any, port: int | None = None) -> Iterator[LiveServer]:
-    server = LiveServer(app, port)
+def live_server(app: Any, port: int | None = None, **uvicorn_options: Any) -> Iterator[LiveServer]:
+    server = LiveServer(app, port, **uvicorn_options)
     server.start()
     try:
         yield server

@@ -9,11 +9,12 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
+import httpx2
 from authlib.integrations.base_client.errors import OAuthError
 
 with warnings.catch_warnings():
-    # Authlib announces a future move to the `httpx2` package on import; we use its httpx
-    # client as documented today, and the notice would only confuse people starting `dev`.
+    # Authlib announces its move to the `httpx2` package on import when only httpx is
+    # installed; the notice would only confuse people starting `dev`.
     warnings.filterwarnings("ignore", message="The httpx module is deprecated")
     from authlib.integrations.httpx_client import AsyncOAuth2Client
 
@@ -25,14 +26,27 @@ def new_secret() -> str:
     return secrets.token_urlsafe(32)
 
 
-class _SharedTransport(httpx.AsyncBaseTransport):
-    """Sends Authlib's requests through the service's one HTTP client: one connection pool, one TLS and proxy setup."""
+# Headers that describe the bytes on one hop: each client sets its own.
+_HOP_HEADERS = frozenset({"host", "content-length", "content-encoding", "transfer-encoding", "connection"})
+
+
+class _SharedTransport(httpx2.AsyncBaseTransport):
+    """Sends Authlib's requests through the service's one HTTP client: one connection pool, one TLS and proxy setup.
+
+    Authlib's client is an `httpx2` client whenever `httpx2` is installed (the `mcp` package
+    brings it), while the service's client is `httpx`: each request and answer is carried
+    across as method, URL, headers and bytes (token requests and answers are small).
+    """
 
     def __init__(self, client: httpx.AsyncClient) -> None:
         self._client = client
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        return await self._client.send(request, stream=True)
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        headers = [(k, v) for k, v in request.headers.multi_items() if k.lower() not in _HOP_HEADERS]
+        response = await self._client.request(request.method, str(request.url), headers=headers, content=await request.aread())
+        # `content` is already decoded: the encoding headers no longer describe it.
+        kept = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in _HOP_HEADERS]
+        return httpx2.Response(response.status_code, headers=kept, content=response.content, request=request)
 
 
 @asynccontextmanager
@@ -70,9 +84,9 @@ async def exchange_code(
         )
     except OAuthError as exc:
         raise UpstreamDeniedError(upstream, str(exc.error), exc.description or None) from None
-    except httpx.HTTPStatusError as exc:
+    except (httpx.HTTPStatusError, httpx2.HTTPStatusError) as exc:
         raise UpstreamUnavailableError(upstream, f"the token endpoint answered HTTP {exc.response.status_code}") from None
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, httpx2.HTTPError) as exc:
         raise UpstreamUnavailableError(upstream, f"the token endpoint {token_endpoint} is unreachable ({type(exc).__name__})") from None
     except ValueError as exc:
         raise UpstreamUnavailableError(upstream, f"the token endpoint's answer is not a token response ({exc})") from None
