@@ -139,7 +139,7 @@ class TokenServiceSettings(BaseSettings):
     )
     open_registration: bool = Field(
         False,
-        description="Let anyone register a public client (`token_endpoint_auth_method` none) at `/register` without an initial "
+        description="Let anyone register a public client (`token_endpoint_auth_method` none; a request for a secret is answered with a public client) at `/register` without an initial "
         "access token (RFC 7591; what MCP clients expect). Off: registration needs an access token with scope `clients:register`.",
     )
     registration_rate_limit: str = Field("30/minute", description="Client registrations allowed per client IP at `/register` (`limits` syntax; empty disables).")

@@ -121,6 +121,16 @@ def test_open_registration_admits_public_clients_only(registrar: RegistrationSer
     assert response.headers["www-authenticate"].startswith("Bearer")
 
 
+@pytest.mark.parametrize("method", [None, "client_secret_basic", "client_secret_post"])
+def test_open_registration_answers_a_secret_request_with_a_public_client(registrar: RegistrationService, method: str | None) -> None:
+    body = {key: value for key, value in PUBLIC_APP.items() if key != "token_endpoint_auth_method"}
+    if method is not None:
+        body["token_endpoint_auth_method"] = method
+    response = registrar.register(body)
+    assert response.status_code == 201, response.text
+    assert response.json()["token_endpoint_auth_method"] == "none" and "client_secret" not in response.json()
+
+
 def test_a_token_without_the_registration_scope_is_refused(registrar: RegistrationService) -> None:
     response = registrar.register(PUBLIC_APP, registrar.initial_token("notes:read"))
     assert response.status_code == 403 and response.json()["error"] == "insufficient_scope"

@@ -109,7 +109,8 @@ async def connected_client(
         redirect_uris=[user.redirect_uri],  # type: ignore[list-item]  # pydantic parses the str
         grant_types=["authorization_code", "refresh_token"],
         response_types=["code"],
-        token_endpoint_auth_method="none",
+        # token_endpoint_auth_method left as the SDK leaves it: RFC 7591's default is a secret
+        # method, which open registration answers with a public client.
     )
     auth = OAuthClientProvider(
         server_url=mcp_url,

@@ -40,6 +40,16 @@ def metadata_error(problems: Sequence[MetadataProblem]) -> OAuthError:
     description = "; ".join(p.text for p in problems)
     return InvalidRedirectUri(description) if problems[0].code == "invalid_redirect_uri" else InvalidClientMetadataError(description)
 
+# What an anonymous caller may register: clients that act for a user who signs in and consents.
+USER_GRANTS = frozenset({"authorization_code", "refresh_token"})
+
+
+def requested_grants(body: dict[str, Any]) -> list[Any]:
+    """RFC 7591 §2: grant_types defaults to authorization_code."""
+    grants = body.get("grant_types", ["authorization_code"])
+    return grants if isinstance(grants, list) else [grants]
+
+
 
 class OpenRegistrationRefused(MissingToken):
     """Without an initial access token: 401 with the challenge, saying what would be accepted."""
@@ -70,13 +80,17 @@ class ClientRegistrar:
         """Checks the initial access token, or that open registration admits this client.
         Returns True for an open registration (no token). Raises TokenRejected."""
         if not authorization:
-            public = requested_auth_method(body) == "none"
-            if self._open and public:
+            method = requested_auth_method(body)
+            # A secret-based request is answered with a public client (RFC 7591 §3.2.1 lets the
+            # server substitute metadata): MCP clients register that way by default, and a secret
+            # handed to an anonymous caller would prove nothing about who it is.
+            substitutable = method in SECRET_METHODS and all(isinstance(grant, str) and grant in USER_GRANTS for grant in requested_grants(body))
+            if self._open and (method == "none" or substitutable):
                 return True
             if self._open:
                 raise OpenRegistrationRefused(
-                    "open registration admits public clients only (token_endpoint_auth_method 'none'); "
-                    f"a confidential client needs an initial access token with scope {REGISTER_SCOPE!r}"
+                    f"open registration admits public clients only (token_endpoint_auth_method 'none', not {method[:40]!r}); "
+                    f"a client with its own keys needs an initial access token with scope {REGISTER_SCOPE!r}"
                 )
             raise OpenRegistrationRefused(
                 f"registration needs an initial access token: send 'Authorization: Bearer <token>' with an access token "
@@ -93,6 +107,8 @@ class ClientRegistrar:
         """RFC 7591 §3.2.1: the client information response (secret and RFC 7592 token shown once)."""
         await self._registry.remove_unused_open_registrations()
         client_id = "dcr-" + secrets.token_urlsafe(16)
+        if openly:
+            body = {**body, "token_endpoint_auth_method": "none"}
         secret = generate_client_secret() if requested_auth_method(body) in SECRET_METHODS else None
         try:
             metadata = self_described_metadata(body, client_id=client_id, client_secret=secret, default_grants=["authorization_code"])
