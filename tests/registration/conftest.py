@@ -49,6 +49,7 @@ def registration_service(tmp_path_factory: pytest.TempPathFactory, **overrides: 
         port=port,
         allow_private_urls=True,
         upstreams=[{"name": "local", "kind": "password"}],
+        resources=[{"identifier": API, "name": "Notes API", "scopes": ["notes:read", "notes:write"]}],
         **{"open_registration": True, "registration_rate_limit": "1000/minute", **overrides},
     )
     with running_token_service(settings) as service:

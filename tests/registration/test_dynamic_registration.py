@@ -236,3 +236,18 @@ def test_a_browser_app_can_register_cross_origin(registrar: RegistrationService)
     # The other endpoints still admit only registered origins.
     token_preflight = httpx.options(f"{registrar.url}/token", headers={"Origin": origin, "Access-Control-Request-Method": "POST"})
     assert token_preflight.status_code == 403
+
+
+def test_a_self_registered_client_gets_tokens_only_for_registered_apis(registrar: RegistrationService) -> None:
+    elsewhere = "https://payments.example.com"
+    response = registrar.register({**PUBLIC_APP, "audience": elsewhere})
+    assert response.status_code == 201, response.text
+    page = httpx.get(
+        f"{registrar.url}/authorize",
+        params={"client_id": response.json()["client_id"], "redirect_uri": REDIRECT, "response_type": "code", "scope": "openid notes:read",
+                "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", "code_challenge_method": "S256"},
+    )
+    # invalid_target goes back to the registered redirect URI (RFC 8707 §2), naming the rule.
+    assert page.status_code in (302, 303), page.text
+    location = page.headers["location"]
+    assert location.startswith(REDIRECT) and "error=invalid_target" in location and "registered" in location

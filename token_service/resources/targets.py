@@ -1,7 +1,9 @@
 """Which resource a token is for and which scopes it carries (RFC 8707 §2), for every grant.
 
 - A client may ask for a resource named by its `audience` or `resources` registration, or
-  for a registered resource that offers at least one scope the client may have.
+  for a registered resource that offers at least one scope the client may have. A client
+  that registered itself (RFC 7591) or is a metadata document may name registered
+  resources only: its own metadata is not an operator's word about an API.
 - Scopes granted are those the client may have and the resource offers, plus the OpenID
   Connect scopes (they concern this service, not the API). A scope asked for explicitly
   that no requested resource offers is refused (`invalid_scope`); default scopes are
@@ -80,7 +82,16 @@ class TargetRules:
             raise InvalidTarget(f"resource {problem}")  # the problem quotes at most 200 characters of the value
         resource = self._resources.get(identifier)
         if identifier in client.allowed_audiences():
-            return resource.scope_names if resource is not None else None
+            if resource is not None:
+                return resource.scope_names
+            # An operator's word may name any API; a client that registered itself or describes
+            # itself (RFC 7591, metadata documents) may name only the APIs operators registered.
+            if client.registered_by_others:
+                raise InvalidTarget(
+                    f"resource {echo(identifier)} is not a registered API; a client that registered itself can only get tokens for "
+                    "APIs an operator registered (`token-service resources add` or [[resources]])"
+                )
+            return None
         if resource is None:
             raise InvalidTarget(f"resource {echo(identifier)} is not an API this service issues tokens for")
         if not resource.scope_names & client.scopes:
