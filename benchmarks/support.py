@@ -100,7 +100,8 @@ def wait_until_ready(url: str, process: subprocess.Popen[bytes], timeout: float 
 
 
 @contextmanager
-def token_service(extra_env: dict[str, str] | None = None, workers: int = 1) -> Iterator[Server]:
+def token_service(extra_env: dict[str, str] | None = None, workers: int | None = 1) -> Iterator[Server]:
+    """`token-service serve` in a fresh data directory; `workers=None` runs serve's own default."""
     data_dir = tempfile.mkdtemp(prefix="bench-ts-")
     port = free_port()
     env = {
@@ -112,8 +113,9 @@ def token_service(extra_env: dict[str, str] | None = None, workers: int = 1) -> 
     }
     if "TOKEN_SERVICE_DATABASE_URL" in env:
         subprocess.run([str(BIN / "token-service"), "db", "upgrade"], env=env, check=True, capture_output=True)
+    worker_flag = [] if workers is None else ["--workers", str(workers)]
     process = subprocess.Popen(
-        [str(BIN / "token-service"), "serve", "--workers", str(workers)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        [str(BIN / "token-service"), "serve", *worker_flag], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     url = f"http://127.0.0.1:{port}"
     try:

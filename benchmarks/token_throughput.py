@@ -30,12 +30,13 @@ from benchmarks.support import BIN, Server, WrkResult, raw_sign_rate, run_wrk, t
 AUDIENCE = "http://127.0.0.1:8001"
 
 
-def client_credentials_script(client_id: str, secret: str) -> str:
+def client_credentials_script(client_id: str, secret: str, scope: str | None = None) -> str:
     basic = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+    body = "grant_type=client_credentials" + (f"&scope={scope}" if scope else "")
     return f"""
 wrk.method = "POST"
 wrk.path = "/token"
-wrk.body = "grant_type=client_credentials"
+wrk.body = "{body}"
 wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
 wrk.headers["Authorization"] = "Basic {basic}"
 """
@@ -105,8 +106,7 @@ def make_codes(server: Server, browsers: list[Browser], client_id: str, count: i
     """Fresh authorization codes from real /authorize requests of a signed-in session.
 
     Each line is `code=...&code_verifier=...`. Codes live 60 s, so they are made right
-    before the run that spends them; the in-process store of the SQLite set-up rules out
-    making them in another process.
+    before the run that spends them, through the service itself (whatever store it runs on).
     """
 
     def some(browser: Browser, n: int) -> list[str]:

@@ -36,7 +36,7 @@ from token_service.endpoints.introspect import introspect
 from token_service.endpoints.login import login, password_login, upstream_callback, upstream_login
 from token_service.endpoints.logout import logout
 from token_service.endpoints.revoke import revoke
-from token_service.endpoints.token import Grants, token_endpoint
+from token_service.endpoints.token import Grants, TokenEndpointServices, token_endpoint
 from token_service.endpoints.userinfo import userinfo, userinfo_verifier
 from token_service.grants.authorization_code import AuthorizationCodeGrant
 from token_service.grants.client_credentials import ClientCredentialsGrant
@@ -103,6 +103,7 @@ class Services:
     metrics: TokenServiceMetrics
     discovery_bytes: bytes
     jwks_max_age: int
+    token_endpoint_services: TokenEndpointServices
 
 
 def build_grants(
@@ -126,7 +127,8 @@ def build_grants(
 
 def build_services(settings: TokenServiceSettings, runtime: Runtime, metrics: TokenServiceMetrics) -> Services:
     clock, db_sessions, store = runtime.clock, runtime.db_sessions, runtime.store
-    limiter = RateLimiter(limiter_storage(settings.redis_url, settings.redis_prefix))
+    limits_file = settings.ephemeral_store_file if settings.ephemeral_store == "file" else None
+    limiter = RateLimiter(limiter_storage(settings.redis_url, settings.redis_prefix, file=limits_file))
     documents = ClientDocuments.for_settings(
         runtime.outbound, allow_private_urls=settings.allow_private_urls, clock=clock, fetch_limits=DocumentFetchLimits(limiter)
     )
@@ -168,6 +170,7 @@ def build_services(settings: TokenServiceSettings, runtime: Runtime, metrics: To
     dpop_proofs = token_request_proofs(
         store, token_url=settings.endpoint("/token"), max_age=settings.dpop_proof_max_age, leeway=settings.leeway, nonce=settings.dpop_nonce, clock=clock
     )
+    token_limits = TokenLimits(limiter, per_client=settings.token_rate_limit)
     registrar = ClientRegistrar(
         clients,
         db_sessions,
@@ -192,7 +195,7 @@ def build_services(settings: TokenServiceSettings, runtime: Runtime, metrics: To
         pending_upstream_logins=PendingUpstreamLogins(store),
         consents=consents,
         login_limits=login_limits,
-        token_limits=TokenLimits(limiter, per_client=settings.token_rate_limit),
+        token_limits=token_limits,
         registrar=registrar,
         registration_limits=RegistrationLimits(limiter, per_ip=settings.registration_rate_limit),
         flow=AuthorizationFlow(
@@ -219,6 +222,7 @@ def build_services(settings: TokenServiceSettings, runtime: Runtime, metrics: To
         metrics=metrics,
         discovery_bytes=discovery_document(settings, sorted(grants)),
         jwks_max_age=settings.jwks_max_age,
+        token_endpoint_services=TokenEndpointServices(client_auth, token_limits, grants, metrics, dpop_proofs, clients),
     )
 
 

@@ -72,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     serve.add_argument("--migrate", action="store_true", help="apply pending migrations first (PostgreSQL)")
-    serve.add_argument("--workers", type=int, help="worker processes (default: CPU count with Redis, 1 on the in-process store)")
+    serve.add_argument("--workers", type=int, help="worker processes (default: the CPU count; 1 with TOKEN_SERVICE_EPHEMERAL_STORE=memory)")
     command("dev", cmd_dev, "run token service (:8000) and example resource API (:8001) with demo clients and user")
 
     db = sub.add_parser("db", help="database schema").add_subparsers(dest="db_command", required=True)

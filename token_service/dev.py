@@ -50,7 +50,8 @@ DEMO_SCOPES = "openid profile email offline_access notes:read notes:write"
 def dev_settings(settings: TokenServiceSettings) -> TokenServiceSettings:
     """The defaults, plus a password login when no upstream is configured."""
     # Local URLs only here: dev clients may publish their keys on 127.0.0.1.
-    update: dict[str, Any] = {"log_format": "console", "allow_private_urls": True}
+    # One process serves both apps here, so the in-process store is all it needs.
+    update: dict[str, Any] = {"log_format": "console", "allow_private_urls": True, "ephemeral_store": "memory"}
     if "open_registration" not in settings.model_fields_set:
         # MCP clients and other tools register themselves (RFC 7591); on a developer's machine, let them.
         update["open_registration"] = True

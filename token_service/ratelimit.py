@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import math
 import time
+from pathlib import Path
 
 from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 
+from token_service.store.sqlite_limits import SqliteLimitsStorage
 from token_service.users.names import username_key
 
 
@@ -32,8 +34,12 @@ class RateLimiter:
         return max(1, math.ceil(stats.reset_time - time.time()))
 
 
-def limiter_storage(redis_url: str | None, redis_prefix: str) -> Storage:
+def limiter_storage(redis_url: str | None, redis_prefix: str, *, file: Path | None = None) -> Storage:
+    """Where windows are kept: the same backend as the rest of the ephemeral state, so the
+    limits hold across every worker and instance that shares it."""
     if redis_url is None:
+        if file is not None:
+            return SqliteLimitsStorage(file)
         return MemoryStorage()
     return RedisStorage("async+" + redis_url, implementation="redispy", key_prefix=redis_prefix + "limits", wrap_exceptions=True)
 

@@ -27,7 +27,8 @@ from token_service.keys.current import CurrentKeys
 from token_service.keys.sealing import KeyDecryptionError, load_kek
 from token_service.keys.service import KeyService
 from token_service.outbound import OutboundFetcher
-from token_service.store import EphemeralStore, open_store
+from token_service.store import EphemeralStore
+from token_service.store.choice import store_for
 from token_service.settings import ConfigurationError, TokenServiceSettings
 
 KEY_POLL_SECONDS = 5.0
@@ -104,7 +105,7 @@ async def open_runtime(settings: TokenServiceSettings, *, migrate_now: bool = Fa
     kek = load_kek(settings)
     engine = create_engine(settings)
     db_sessions = session_factory(engine)
-    store = open_store(settings.redis_url, settings.redis_prefix, memory_mb=settings.memory_store_mb)
+    store = store_for(settings)
     http_client = httpx.AsyncClient(timeout=10.0, follow_redirects=False)
     outbound = OutboundFetcher()
     keys = KeyService.from_settings(db_sessions, kek, settings, clock=clock)

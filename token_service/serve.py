@@ -5,7 +5,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import shutil
 import socket
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import uvicorn
@@ -13,10 +17,13 @@ from litestar import Litestar
 from uvicorn.supervisors import Multiprocess
 
 from token_service.app import create_app
+from token_service.diagnostics.local_database import describe_database
 from token_service.http.read_deadlines import ServeConfig
 from token_service.observability.logging import configure_logging
+from token_service.observability.metrics import MULTIPROCESS_DIR
 from token_service.runtime import open_runtime
 from token_service.settings import ConfigurationError, TokenServiceSettings, load_settings
+from token_service.store.choice import describe_store
 
 
 async def preflight(settings: TokenServiceSettings, *, migrate_now: bool) -> None:
@@ -33,20 +40,39 @@ def worker_app() -> Litestar:
     return create_app(settings)
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (a container's CPU set, not the host's count)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
 def default_workers(settings: TokenServiceSettings) -> int:
-    # The in-process store lives in one process: codes and sessions made by one worker
-    # would be invisible to the others. Several workers need Redis.
-    return (os.cpu_count() or 1) if settings.redis_url else 1
+    # A worker per core: each signs on its own event loop, and the ephemeral state they
+    # must share lives in Redis or in the SQLite file store. Only the in-process store
+    # (codes made by one worker invisible to the others) keeps to one.
+    return usable_cores() if settings.shares_ephemeral_state else 1
 
 
 def check_workers(settings: TokenServiceSettings, workers: int) -> None:
     if workers < 1:
         raise ConfigurationError("--workers must be at least 1")
-    if workers > 1 and settings.redis_url is None:
+    if workers > 1 and not settings.shares_ephemeral_state:
         raise ConfigurationError(
-            "--workers: several worker processes need a shared store; set TOKEN_SERVICE_REDIS_URL "
-            "(the in-process store is private to one process), or run with --workers 1"
+            "--workers: several worker processes need a shared store, and TOKEN_SERVICE_EPHEMERAL_STORE=memory is private "
+            "to one process; unset it (the SQLite file store is the default) or set TOKEN_SERVICE_REDIS_URL, or run with --workers 1"
         )
+
+
+def start_line(settings: TokenServiceSettings, workers: int, host: str, port: int) -> str:
+    """What `serve` runs on, printed once at start (operators size and debug from it)."""
+    process = "worker process" if workers == 1 else "worker processes"
+    return (
+        f"token-service: {workers} {process} on http://{host}:{port} ({usable_cores()} cores), "
+        "signing on each worker's event loop (no signing threads); "
+        f"database {describe_database(settings)}; ephemeral state: {describe_store(settings)}"
+    )
 
 
 def server_config(settings: TokenServiceSettings, app: Any, *, host: str, port: int, workers: int, factory: bool = False) -> ServeConfig:
@@ -103,6 +129,7 @@ def serve(settings: TokenServiceSettings, *, host: str | None, port: int | None,
     asyncio.run(preflight(settings, migrate_now=migrate_now))
     listen_host, listen_port = host or settings.host, port or settings.port
     sockets = [bind(listen_host, listen_port)]
+    print(start_line(settings, count, listen_host, listen_port), flush=True)
     if settings.metrics_port is not None:
         # Same processes, same app, its own socket: the app answers /metrics only there.
         sockets.append(bind(listen_host, settings.metrics_port))
@@ -111,5 +138,22 @@ def serve(settings: TokenServiceSettings, *, host: str | None, port: int | None,
         uvicorn.Server(config).run(sockets=sockets)
     else:
         config = server_config(settings, "token_service.serve:worker_app", host=listen_host, port=listen_port, workers=count, factory=True)
-        Multiprocess(config, sockets=sockets).run()
+        with shared_metrics_directory():
+            Multiprocess(config, sockets=sockets).run()
     return 0
+
+
+@contextmanager
+def shared_metrics_directory() -> Iterator[None]:
+    """Where each worker keeps its counters, so a scrape of any worker reports them all."""
+    directory = tempfile.mkdtemp(prefix="token-service-metrics-")
+    previous = os.environ.get(MULTIPROCESS_DIR)
+    os.environ[MULTIPROCESS_DIR] = directory
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(MULTIPROCESS_DIR, None)
+        else:
+            os.environ[MULTIPROCESS_DIR] = previous
+        shutil.rmtree(directory, ignore_errors=True)

@@ -69,7 +69,14 @@ class TokenServiceSettings(BaseSettings):
     database_url: str | None = Field(
         None, description="SQLAlchemy URL; unset = SQLite in `data_dir`. Production: `postgresql+asyncpg://user@host/db`."
     )
-    redis_url: str | None = Field(None, description="Redis for ephemeral state; unset = in-process store (one instance only).")
+    redis_url: str | None = Field(
+        None, description="Redis for ephemeral state, shared by several hosts; unset = `ephemeral_store` on this host."
+    )
+    ephemeral_store: Literal["file", "memory"] = Field(
+        "file",
+        description="Without Redis: `file` keeps sign-ins, sessions, codes and rate limits in `data_dir/ephemeral.db` "
+        "(SQLite, WAL), shared by every worker process on this host; `memory` keeps them in the process (one worker; `dev`).",
+    )
     redis_prefix: str = Field("token-service:", description="Prefix of every Redis key, so several deployments can share a server.")
     key_encryption_key: SecretStr | None = Field(
         None,
@@ -116,7 +123,7 @@ class TokenServiceSettings(BaseSettings):
         "read (its right-most untrusted address is the client); empty = the header is ignored. Never `*`.",
     )
     memory_store_mb: int = Field(
-        256, ge=1, le=65536, description="Memory cap of the in-process store (no Redis), MiB: half for browser sessions, "
+        256, ge=1, le=65536, description="Size cap of the store without Redis (file or memory), MiB: half for browser sessions, "
         "a quarter for pending sign-ins, a quarter for codes and the rest.",
     )
     metrics_port: int | None = Field(
@@ -269,6 +276,15 @@ class TokenServiceSettings(BaseSettings):
     @property
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite+aiosqlite:///{(self.data_dir / 'token-service.db').as_posix()}"
+
+    @property
+    def ephemeral_store_file(self) -> Path:
+        return self.data_dir / "ephemeral.db"
+
+    @property
+    def shares_ephemeral_state(self) -> bool:
+        """Whether worker processes see each other's sign-ins, codes and limits."""
+        return self.redis_url is not None or self.ephemeral_store == "file"
 
     @property
     def is_embedded(self) -> bool:

@@ -1,9 +1,10 @@
-"""The ephemeral store contract, on the in-process store and on Redis (mandatory under CI=true)."""
+"""The ephemeral store contract, on the in-process store, the SQLite file store and Redis (mandatory under CI=true)."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
@@ -11,14 +12,20 @@ from tests.support.backends import REDIS_URL, delete_redis_prefix, redis_prefix,
 from token_service.store import EphemeralStore, StoreUnavailable
 from token_service.store.memory import MemoryStore
 from token_service.store.redis import RedisStore
+from token_service.store.sqlite import SqliteStore
 
 
-@pytest.fixture(params=["memory", "redis"])
-async def store(request: pytest.FixtureRequest) -> AsyncIterator[EphemeralStore]:
+@pytest.fixture(params=["memory", "sqlite", "redis"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[EphemeralStore]:
     if request.param == "memory":
         memory = MemoryStore()
         yield memory
         await memory.close()
+        return
+    if request.param == "sqlite":
+        file_store = SqliteStore(tmp_path / "ephemeral.db")
+        yield file_store
+        await file_store.close()
         return
     require_service("Redis", "127.0.0.1", 6379)
     prefix = redis_prefix()

@@ -57,7 +57,7 @@ class ServeProcess:
 
 
 @contextmanager
-def running_serve(tmp_path: Path, env: dict[str, str] | None = None) -> Iterator[ServeProcess]:
+def running_serve(tmp_path: Path, env: dict[str, str] | None = None, *, workers: int = 1) -> Iterator[ServeProcess]:
     """`token-service serve` with TOKEN_SERVICE_* from `env` on top of a working base."""
     port = free_port()
     (tmp_path / "config.toml").write_text(CONFIG)
@@ -78,7 +78,7 @@ def running_serve(tmp_path: Path, env: dict[str, str] | None = None) -> Iterator
     add_user(settings, USERNAME, PASSWORD)
     log = tmp_path / "serve.log"
     with log.open("wb") as sink:
-        process = subprocess.Popen([str(TOKEN_SERVICE), "serve", "--workers", "1"], env=environment, stdout=sink, stderr=subprocess.STDOUT)
+        process = subprocess.Popen([str(TOKEN_SERVICE), "serve", "--workers", str(workers)], env=environment, stdout=sink, stderr=subprocess.STDOUT)
     running = ServeProcess(f"http://127.0.0.1:{port}", port, settings, process, log)
     try:
         deadline = time.monotonic() + START_LIMIT_SECONDS

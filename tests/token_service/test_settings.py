@@ -104,10 +104,11 @@ def test_clients_add_refuses_short_secret(monkeypatch: pytest.MonkeyPatch, capsy
     assert code == 2 and "at least 32" in err
 
 
-def test_several_workers_without_redis_are_refused(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    code, err = run_cli(monkeypatch, capsys, {"TOKEN_SERVICE_DATA_DIR": str(tmp_path)}, "serve", "--workers", "2")
+def test_several_workers_on_the_in_process_store_are_refused(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    environment = {"TOKEN_SERVICE_DATA_DIR": str(tmp_path), "TOKEN_SERVICE_EPHEMERAL_STORE": "memory"}
+    code, err = run_cli(monkeypatch, capsys, environment, "serve", "--workers", "2")
     assert code == 2
-    assert "TOKEN_SERVICE_REDIS_URL" in err and "--workers" in err
+    assert "TOKEN_SERVICE_EPHEMERAL_STORE" in err and "TOKEN_SERVICE_REDIS_URL" in err and "--workers" in err
 
 
 def test_an_issuer_with_a_path_is_refused_at_start_up(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

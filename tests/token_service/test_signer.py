@@ -48,3 +48,23 @@ def test_no_active_key_is_a_temporary_condition_not_a_crash() -> None:
     signer = TokenSigner(lambda: snapshot(None, None))
     with pytest.raises(TemporarilyUnavailable):
         signer.sign({"sub": "a"}, "at+jwt")
+
+
+def test_the_fast_path_gives_what_joserfc_jwt_encode_gives() -> None:
+    """Parity with the library path it replaces (benchmarks/fast_paths.py measures the gain)."""
+    key = RSAKey.generate_key(2048)
+    signer = TokenSigner(lambda: snapshot(key, "kid-1"))
+    for claims in (
+        {"iss": "https://id.example", "sub": "u1", "aud": "https://api.example", "exp": 2000000000, "scope": "a b", "cnf": {"jkt": "x"}},
+        {"sub": "u2", "name": "Zoë Ångström ✓ \U0001f600", "email_verified": True, "groups": [], "amr": None},
+    ):
+        ours, _ = signer.sign(claims, "at+jwt")
+        library = jwt.encode({"alg": "RS256", "typ": "at+jwt", "kid": "kid-1"}, claims, key, algorithms=["RS256"])
+        ours_decoded, library_decoded = jwt.decode(ours, key, algorithms=["RS256"]), jwt.decode(library, key, algorithms=["RS256"])
+        assert ours_decoded.header == library_decoded.header
+        assert ours_decoded.claims == library_decoded.claims == claims
+    # ASCII claims: the payload segment is byte for byte joserfc's (compact JSON, same order).
+    ascii_claims = {"iss": "https://id.example", "sub": "u1", "exp": 2000000000}
+    ours, _ = signer.sign(ascii_claims, "JWT")
+    library = jwt.encode({"alg": "RS256", "typ": "JWT", "kid": "kid-1"}, ascii_claims, key, algorithms=["RS256"])
+    assert ours.split(".")[1] == library.split(".")[1]

@@ -12,6 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from token_service.db import sqlalchemy_internals
+from token_service.db.write_lock import SqliteWriteLock
 from token_service.db.refresh_rotation import _LOAD, RotationStore, _Compiled, _CoreConnection
 from token_service.runtime import open_runtime
 from token_service.tokens.refresh import RefreshTokens, hash_token
@@ -51,7 +52,7 @@ def test_the_fast_path_reads_and_fails_exactly_like_sqlalchemy(make_settings: An
 
             store = RotationStore(runtime.engine)
             async with runtime.engine.connect() as connection:
-                core = await _CoreConnection(connection, asyncio.Lock()).load(token_hash)
+                core = await _CoreConnection(connection, SqliteWriteLock(None)).load(token_hash)
             async with store.connect() as fast:
                 loaded = await fast.load(token_hash)
             assert core is not None and loaded is not None

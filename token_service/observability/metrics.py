@@ -7,6 +7,7 @@ so they are never stale and need no background task.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 
 from litestar import Response, get
@@ -15,6 +16,7 @@ from litestar.enums import ScopeType
 from litestar.types import ASGIApp, HTTPResponseBodyEvent, HTTPResponseStartEvent, Receive, Scope, Send
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 from shared.metrics import exposition
@@ -23,6 +25,9 @@ from token_service.http.routes import route_opt
 from token_service.keys.keyring import KeySnapshot
 
 KEY_STATES = ("pending", "active", "retired", "revoked")
+# prometheus_client's switch to per-process files that any worker sums at scrape time; read
+# when prometheus_client is imported, so `serve` sets it before it starts the workers.
+MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 
 SnapshotSource = Callable[[], KeySnapshot | None]
 
@@ -80,6 +85,16 @@ class TokenServiceMetrics:
         self._keys = KeyStateCollector(clock)
         self.registry.register(self._keys)
 
+    def exposition(self) -> tuple[bytes, str]:
+        """The text exposition; with several workers (`serve` sets PROMETHEUS_MULTIPROC_DIR),
+        the counters and histograms of every worker summed, whichever worker is scraped."""
+        if not os.environ.get(MULTIPROCESS_DIR):
+            return exposition(self.registry)
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]  # registers itself on `registry`
+        registry.register(self._keys)
+        return exposition(registry)
+
     def watch_keys(self, source: SnapshotSource) -> None:
         """Where the key gauges read the current snapshot (bound when the runtime opens)."""
         self._keys.source = source
@@ -111,7 +126,7 @@ def metrics_of(state: State) -> TokenServiceMetrics | None:
 @get("/metrics", summary="Prometheus metrics", include_in_schema=False, opt=route_opt(backends=()))
 async def metrics_endpoint(state: State) -> Response[bytes]:
     metrics: TokenServiceMetrics = state.metrics
-    body, content_type = exposition(metrics.registry)
+    body, content_type = metrics.exposition()
     return Response(content=body, media_type=content_type, headers={"Cache-Control": "no-store"})
 
 
@@ -131,7 +146,7 @@ def metrics_listener(app: ASGIApp, metrics: TokenServiceMetrics, port: int) -> A
         if scope["type"] != ScopeType.HTTP or server is None or server[1] != port:
             await app(scope, receive, send)
         elif scope["path"] == "/metrics" and scope.get("method") in ("GET", "HEAD"):
-            body, content_type = exposition(metrics.registry)
+            body, content_type = metrics.exposition()
             await answer(send, 200, body, content_type)
         else:
             await answer(send, 404, b"only /metrics is served on this port\n", "text/plain; charset=utf-8")

@@ -1,7 +1,8 @@
 """The store interface: key/value with TTLs and an atomic consume.
 
-Two implementations: in-process (the embedded default, one instance only) and Redis
-(several instances). `consume` is the primitive that makes authorization codes and login
+Three implementations: a SQLite file (the default without Redis, shared by the worker
+processes of one host), in-process (one worker: `dev`, `TOKEN_SERVICE_EPHEMERAL_STORE=memory`)
+and Redis (instances on several hosts). `consume` is the primitive that makes authorization codes and login
 state single-use: of any number of concurrent callers, exactly one gets the value.
 """
 
