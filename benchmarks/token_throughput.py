@@ -6,6 +6,10 @@ several concurrencies and prints requests/s, latency percentiles, the server's C
 per token and the ratio to the raw RSA-2048 signing rate measured in the same run.
 
     uv run python -m benchmarks.token_throughput [--seconds 10] [--backend sqlite|postgres|both]
+    uv run python -m benchmarks.token_throughput --status-compare [--backend sqlite|postgres]
+
+`--status-compare` runs only client_credentials, with Token Status List indices on and off
+(TOKEN_SERVICE_STATUS_LIST_ENABLED), and prints both rates (target: at most 5 % apart).
 
 Needs wrk (`apt-get install wrk`); the PostgreSQL + Redis part needs both on 127.0.0.1.
 """
@@ -62,7 +66,7 @@ def make_refresh_tokens(server: Server, client_id: str, count: int) -> Path:
     code = f"""
 import asyncio, sys
 from token_service.settings import load_settings
-from token_service.app import build_services
+from token_service.services import build_services
 from token_service.observability.metrics import TokenServiceMetrics
 from token_service.runtime import open_runtime
 async def main():
@@ -188,6 +192,23 @@ def bench_all_cores(env: dict[str, str], seconds: float, raw: float) -> None:
     ))
 
 
+def bench_status_compare(env: dict[str, str], seconds: float) -> None:
+    """client_credentials with and without a status list entry per token."""
+    rows: list[list[object]] = []
+    rates: dict[str, float] = {}
+    for enabled in ("true", "false"):
+        with token_service({**env, "TOKEN_SERVICE_STATUS_LIST_ENABLED": enabled}, workers=1) as server:
+            client = json.loads(server.cli("clients", "add", "--grant", "client_credentials", "--scope", "notes:read", "--audience", AUDIENCE))
+            script = client_credentials_script(client["client_id"], client["client_secret"])
+            run_wrk(server.url, script, connections=8, seconds=2)  # warm-up
+            result, cpu = measure(server, script, 16, seconds)
+            rates[enabled] = result.rate
+            rows.append([f"status indices {'on' if enabled == 'true' else 'off'}", result.rate, result.p50_ms, result.p99_ms, cpu / max(result.requests, 1) * 1e6])
+    print("\n## client_credentials, 16 connections, one worker: Token Status List on vs off\n")
+    print(table(["mode", "tokens/s", "p50 ms", "p99 ms", "server CPU µs/token"], rows))
+    print(f"\nstatus on ÷ off: {rates['true'] / rates['false']:.3f} (target ≥ 0.95)")
+
+
 def postgres_env() -> dict[str, str]:
     import asyncpg
 
@@ -225,7 +246,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument("--status-compare", action="store_true", help="only client_credentials, status list indices on vs off")
     args = parser.parse_args()
+    if args.status_compare:
+        if args.backend == "postgres":
+            env = postgres_env()
+            try:
+                bench_status_compare(env, args.seconds)
+            finally:
+                drop_postgres(env)
+        else:
+            bench_status_compare({"TOKEN_SERVICE_LOG_FORMAT": "json"}, args.seconds)
+        return
     raw = raw_sign_rate()
     print(f"raw RSA-2048 signing rate (cryptography, one core): {raw:.0f} signs/s ({1e6 / raw:.0f} µs each); cores: {os.cpu_count()}")
     # A password upstream, so the authorization_code rows can sign a user in.

@@ -27,6 +27,7 @@ from shared.dpop import MemoryReplayCache, RedisReplayCache, ReplayCache
 from shared.dpop.resource import DPoPOptions
 from shared.litestar import BearerAuthPlugin
 from shared.metrics import VerifierMetrics
+from shared.status_list import StatusListCache
 from shared.resource_metadata import ProtectedResource
 
 __all__ = ["PUBLIC_PATHS", "create_app"]
@@ -41,7 +42,16 @@ def create_app(settings: ResourceApiSettings, *, http_client: httpx.AsyncClient 
     `http_client` is used to reach the issuer (tests pass one; it is not closed here).
     """
     jwks = JwksCache(settings.issuer, http_client=http_client, error_backoff=settings.jwks_retry_seconds, min_ttl=settings.jwks_min_ttl)
-    verifier = AccessTokenVerifier(jwks, issuer=settings.issuer, audience=settings.audience, leeway=settings.leeway)
+    status_lists = StatusListCache(
+        jwks, http_client=http_client, max_stale=settings.status_list_max_stale, max_bytes=settings.status_list_max_bytes, leeway=settings.leeway
+    )
+    verifier = AccessTokenVerifier(
+        jwks,
+        issuer=settings.issuer,
+        audience=settings.audience,
+        leeway=settings.leeway,
+        status_lists=status_lists if settings.check_token_status else None,
+    )
     engine = db.create_engine(settings.database_url)
     sessions = db.session_factory(engine)
     metrics = VerifierMetrics(jwks, namespace="resource_api")
@@ -51,7 +61,9 @@ def create_app(settings: ResourceApiSettings, *, http_client: httpx.AsyncClient 
         else MemoryReplayCache()
     )
     dpop = DPoPOptions(public_url=settings.dpop_public_url, require=settings.require_dpop, replay=replay)
-    mcp = mcp_endpoint(settings, jwks=jwks, sessions=sessions, dpop=dpop, on_rejection=rejection_log(metrics))
+    mcp = mcp_endpoint(
+        settings, jwks=jwks, sessions=sessions, dpop=dpop, on_rejection=rejection_log(metrics), status_lists=verifier.status_lists
+    )
     # RFC 9728: served at /.well-known/oauth-protected-resource and named in every challenge.
     metadata = ProtectedResource(resource_name="Notes API", scopes_supported=("notes:read", "notes:write"))
 
@@ -62,6 +74,7 @@ def create_app(settings: ResourceApiSettings, *, http_client: httpx.AsyncClient 
         # Keys load (and are retried) in the background, so the API starts even when
         # the issuer is not up yet; /readyz reports when tokens can be checked.
         key_refresher = asyncio.create_task(jwks.keep_fresh(), name="jwks-keep-fresh")
+        warmer = asyncio.create_task(status_lists.keep_warm(), name="status-lists-warm") if settings.check_token_status else None
         # Start-up objects live as long as the process: keep full collections (tens of ms
         # with them) from stalling requests.
         gc.freeze()
@@ -71,6 +84,9 @@ def create_app(settings: ResourceApiSettings, *, http_client: httpx.AsyncClient 
         finally:
             gc.unfreeze()
             key_refresher.cancel()
+            if warmer is not None:
+                warmer.cancel()
+            await status_lists.aclose()
             await jwks.aclose()
             await engine.dispose()
             if isinstance(replay, RedisReplayCache):

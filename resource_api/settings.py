@@ -62,6 +62,12 @@ class ResourceApiSettings(BaseSettings):
     """Redis that remembers used DPoP proofs, shared by every instance of this API; unset: each process remembers its own (one instance only)."""
     redis_prefix: str = "resource-api:"
     """Prefix of this API's keys in that Redis."""
+    check_token_status: bool = True
+    """Check the `status` claim of access tokens against the issuer's Token Status List, so a revoked token is refused within the list's `ttl`."""
+    status_list_max_stale: float = Field(default=60, ge=0, le=86400)
+    """How long past its `ttl` a status list is still used while the issuer cannot be reached, seconds; after that, tokens pointing at it are refused (401, "status could not be checked")."""
+    status_list_max_bytes: int = Field(default=4 * 1024 * 1024, ge=1024, le=256 * 1024 * 1024)
+    """Largest status list accepted, in bytes once decompressed (1 M tokens take 128 KiB); a bigger one is refused like an invalid one."""
     mcp_resource: str | None = None
     """Identifier of the MCP endpoint at /mcp: the `resource` MCP clients ask tokens for (RFC 8707) and name in its protected resource metadata. Tokens whose `aud` is this or RESOURCE_API_AUDIENCE are accepted there. Unset: RESOURCE_API_PUBLIC_URL (else the audience's origin) followed by /mcp."""
 

@@ -14,6 +14,7 @@ __all__ = [
     "InvalidRequest",
     "InvalidToken",
     "IssuerMismatch",
+    "StatusUnavailable",
     "KeySetUnavailable",
     "MissingToken",
     "TokenRejected",
@@ -92,6 +93,14 @@ class KeySetUnavailable(Exception):
     error = "temporarily_unavailable"
     status_code = 503
     rule = "jwks"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class StatusUnavailable(Exception):
+    """No usable copy of a token status list (fetch failed beyond the stale allowance, or refused)."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)

@@ -16,7 +16,7 @@ from joserfc import jws
 
 from .claims import RFC9068_REQUIRED_CLAIMS, AccessTokenClaims
 from .errors import KeySetUnavailable, TokenRejected
-from .rules import RULES, KeyResolver, Policy, Rule, TokenUnderCheck
+from .rules import RULES, KeyResolver, Policy, Rule, StatusListResolver, TokenUnderCheck
 
 __all__ = ["AccessTokenVerifier", "Evaluation", "RuleResult", "verify_access_token"]
 
@@ -76,6 +76,7 @@ class AccessTokenVerifier:
         max_token_bytes: int = 8192,
         clock: Callable[[], float] = time.time,
         rules: Sequence[Rule] = RULES,
+        status_lists: StatusListResolver | None = None,
     ) -> None:
         if jwks.issuer != issuer:
             raise ValueError(f"the JWKS cache is for {jwks.issuer!r} but the verifier trusts {issuer!r}")
@@ -115,6 +116,8 @@ class AccessTokenVerifier:
         # A service that applies more (or other) rules passes its own list; see shared.rules.
         self.rules: tuple[Rule, ...] = tuple(rules)
         self._clock = clock
+        # Checked only when given (shared.status_list.StatusListCache): tokens' `status` claims.
+        self.status_lists = status_lists
 
     def _start(self, token: str, required_scopes: Iterable[str], now: float | None) -> TokenUnderCheck:
         return TokenUnderCheck(
@@ -123,6 +126,7 @@ class AccessTokenVerifier:
             required_scopes=tuple(required_scopes),
             policy=self.policy,
             keys=self.jwks,
+            status_lists=self.status_lists,
         )
 
     async def verify(self, token: str, *, required_scopes: Iterable[str] = ()) -> AccessTokenClaims:

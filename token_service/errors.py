@@ -145,6 +145,18 @@ class TemporarilyUnavailable(OAuthError):
         super().__init__(description, headers={"Retry-After": str(retry_after)})
 
 
+class NotFound(OAuthError):
+    error = "not_found"
+    status_code = 404
+
+
+class StatusListGone(OAuthError):
+    """A status list that existed and expired with every token it indexed (410 Gone)."""
+
+    error = "not_found"
+    status_code = 410
+
+
 class PageError(Exception):
     """A failure shown to a person as a page, never redirected to the client.
 

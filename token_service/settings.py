@@ -96,6 +96,18 @@ class TokenServiceSettings(BaseSettings):
     session_idle_ttl: int = Field(3600, ge=60, description="A browser session unused this long ends, seconds.")
     jwks_max_age: int = Field(300, ge=0, le=86400, description="`Cache-Control: max-age` of the JWKS, seconds.")
     leeway: int = Field(30, ge=0, le=300, description="Clock-skew allowance when checking times, seconds.")
+    status_list_enabled: bool = Field(
+        True, description="Give every access token a Token Status List entry (`status` claim), so revocation reaches every API within `status_list_ttl`."
+    )
+    status_list_ttl: int = Field(
+        10, ge=1, le=3600, description="`ttl` and `Cache-Control: max-age` of status list tokens, seconds: the longest a revoked access token is still accepted by an API."
+    )
+    status_list_size: int = Field(
+        1 << 20, ge=1024, le=1 << 24, description="Entries (bits) per status list before a new list is started; 1 M entries are 128 KiB uncompressed."
+    )
+    status_list_block: int = Field(
+        1024, ge=16, le=65536, description="Status indices an instance reserves from the database at once; tokens take them from memory."
+    )
     key_rotation_period: int = Field(
         90 * 86400, ge=0, description="A signing key signs this long before the next one takes over, seconds; 0 = rotate only by hand."
     )

@@ -28,6 +28,7 @@ from shared import AccessTokenVerifier, JwksCache
 from shared.dpop.resource import DPoPOptions, RequestAuthenticator
 from shared.litestar import EXCLUDE_FROM_AUTH, resource_metadata_route
 from shared.resource_metadata import ProtectedResource
+from shared.rules import StatusListResolver
 
 __all__ = ["MCP_PATH", "McpEndpoint", "mcp_endpoint"]
 
@@ -55,9 +56,12 @@ def mcp_endpoint(
     sessions: Callable[[], AsyncSession],
     dpop: DPoPOptions,
     on_rejection: RejectionLog | None = None,
+    status_lists: StatusListResolver | None = None,
 ) -> McpEndpoint:
     identifier = settings.mcp_resource_identifier
-    verifier = AccessTokenVerifier(jwks, issuer=settings.issuer, audience=(identifier, settings.audience), leeway=settings.leeway)
+    verifier = AccessTokenVerifier(
+        jwks, issuer=settings.issuer, audience=(identifier, settings.audience), leeway=settings.leeway, status_lists=status_lists
+    )
     authenticator = RequestAuthenticator(verifier, dpop)
     metadata = ProtectedResource(
         resource=identifier, scopes_supported=("notes:read", "notes:write"), resource_name="Notes API (MCP)"

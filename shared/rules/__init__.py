@@ -31,6 +31,7 @@ from .jose_json import DuplicateMember, NestedTooDeeply, strict_json
 from .rule import KeyResolver, Policy, Rule, RuleCheck, RuleNote, TokenUnderCheck
 from .shape import FORMAT, HEADER, PAYLOAD
 from .signature import KID, SIGNATURE
+from .status import STATUS, StatusListResolver
 
 __all__ = [
     "ACCESS_TOKEN_TYPES",
@@ -42,6 +43,7 @@ __all__ = [
     "Rule",
     "RuleCheck",
     "RuleNote",
+    "StatusListResolver",
     "TokenUnderCheck",
     "is_numeric_date",
     "strict_json",
@@ -62,5 +64,6 @@ RULES: tuple[Rule, ...] = (
     NOT_BEFORE,
     ISSUED_AT,
     REQUIRED_CLAIMS,
+    STATUS,
     SCOPE,
 )

@@ -66,6 +66,8 @@ class TokenUnderCheck:
     claims: dict[str, Any] | None = None
     audiences: tuple[str, ...] | None = None
     scopes: frozenset[str] | None = None
+    status_lists: Any = None
+    """A `StatusListResolver` (rules/status.py) when the verifier checks token status."""
 
     def to_claims(self) -> AccessTokenClaims:
         """The verified claims; only meaningful after every rule passed."""

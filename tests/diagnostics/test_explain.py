@@ -44,8 +44,22 @@ def test_valid_token_is_accepted_with_exit_0(cli: Cli, service: RunningTokenServ
     assert result.code == 0, result.out
     assert "Verdict: accepted" in result.out
     assert "failed" not in result.out
-    for rule in ("format", "signature", "issuer", "audience", "expiry", "scope"):
+    for rule in ("format", "signature", "issuer", "audience", "expiry", "status", "scope"):
         assert f"passed   {rule}" in result.out
+    assert f"valid in status list {service.url}/statuslists/" in result.out
+
+
+def test_a_revoked_token_is_explained_with_its_list_and_index(cli: Cli, service: RunningTokenService) -> None:
+    import httpx
+
+    client_id, secret = service.add_client(scope="notes:read", audience=API)
+    assert secret is not None
+    token = httpx.post(f"{service.url}/token", data={"grant_type": "client_credentials"}, auth=(client_id, secret)).json()["access_token"]
+    assert httpx.post(f"{service.url}/revoke", data={"token": token}, auth=(client_id, secret)).status_code == 200
+    result = explain(cli, token, "--audience", API, "--issuer", service.url, env=settings_env(service.settings))
+    assert result.code == 1
+    status = json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "==").decode())["status"]["status_list"]
+    assert f"revoked (status list {status['uri']}, index {status['idx']})" in result.out
 
 
 def test_expired_token_says_how_long_ago_and_the_leeway(cli: Cli, issuer: FakeIssuer) -> None:

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from tests.support.backends import PG_HOST, PG_PORT, PostgresDatabases, delete_redis_prefix, redis_prefix, require_service
+from tests.status.conftest import status_of
 from tests.support.tcp_proxy import tcp_proxy
 from tests.support.token_service import issuer_settings, running_token_service
 from token_service.keys.sealing import new_kek_text
@@ -58,9 +59,16 @@ def test_database_outage_degrades_and_recovers(make_settings: Any, postgres_data
         with running_token_service(settings) as service:
             client = service.add_client(scope="notes:read", audience="http://127.0.0.1:8001")
             assert_recovered(service.url, client)  # type: ignore[arg-type]
+            issued = httpx.post(f"{service.url}/token", data={"grant_type": "client_credentials", "client_id": client[0], "client_secret": client[1]})
+            status_list_uri = status_of(issued.json()["access_token"])[0]
+            served = httpx.get(status_list_uri)
             proxy.cut()
             eventually(lambda: httpx.get(f"{service.url}/readyz").status_code == 503)
             assert_degraded(service.url, client)  # type: ignore[arg-type]
+            # Status lists are served from memory, like the JWKS: APIs keep checking tokens.
+            during = httpx.get(status_list_uri)
+            assert during.status_code == 200 and during.text == served.text
+            assert status_list_uri in httpx.get(f"{service.url}/statuslists").json()["status_lists"]
             proxy.restore()
             assert_recovered(service.url, client)  # type: ignore[arg-type]
 

@@ -17,7 +17,7 @@ from token_service.db import engine as engine_module
 from token_service.db.engine import create_engine
 from token_service.db.refresh_rotation import RotationStore, _Compiled
 from token_service.keys.sealing import new_kek_text
-from token_service.app import build_services
+from token_service.services import build_services
 from token_service.observability.metrics import TokenServiceMetrics
 from token_service.runtime import open_runtime
 from token_service.tokens.refresh import RefreshContext

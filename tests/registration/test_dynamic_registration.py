@@ -238,6 +238,24 @@ def test_a_browser_app_can_register_cross_origin(registrar: RegistrationService)
     assert token_preflight.status_code == 403
 
 
+def test_deleting_a_registration_revokes_the_clients_access_tokens(registrar: RegistrationService) -> None:
+    from tests.status.conftest import revoked_bits, status_of, wait_for
+
+    body = {"client_name": "Batch", "grant_types": ["client_credentials"], "scope": "notes:read", "audience": API}
+    info = registrar.register(body, registrar.initial_token()).json()
+    tokens = [
+        httpx.post(f"{registrar.url}/token", data={"grant_type": "client_credentials"}, auth=(info["client_id"], info["client_secret"])).json()["access_token"]
+        for _ in range(2)
+    ]
+    bystander = registrar.initial_token()  # another client's token, in the same list
+    deleted = httpx.delete(info["registration_client_uri"], headers=management(info))
+    assert deleted.status_code == 204
+    # RFC 7592 §2.3: the deleted client's tokens are invalidated, at every API checking status.
+    uri = status_of(tokens[0])[0]
+    assert wait_for(lambda: revoked_bits(registrar.url, uri) == {status_of(token)[1] for token in tokens})
+    assert status_of(bystander)[1] not in revoked_bits(registrar.url, uri)
+
+
 def test_a_self_registered_client_gets_tokens_only_for_registered_apis(registrar: RegistrationService) -> None:
     elsewhere = "https://payments.example.com"
     response = registrar.register({**PUBLIC_APP, "audience": elsewhere})

@@ -81,6 +81,7 @@ async def test_passed_rules_say_what_they_found(verifier: AccessTokenVerifier, i
         "not_before": "nbf has passed",
         "issued_at": "issued 10 s ago",
         "required_claims": "all of iss, sub, aud, exp, iat, jti, client_id present",
+        "status": "the token has no status claim (it cannot be revoked before it expires)",
         "scope": "has notes:read",
     }
 

@@ -46,6 +46,10 @@ class FakeIssuer:
         self.jwks_requests = 0
         self.jwks_not_modified = 0
         self.discovery_requests = 0
+        # Other paths it serves as given (status lists): path -> (status, body, content type).
+        self.documents: dict[str, tuple[int, bytes, str]] = {}
+        self.document_requests: dict[str, int] = {}
+        self.extra_metadata: dict[str, Any] = {}
         self._lock = threading.Lock()
 
     # ---- what it publishes -----------------------------------------------------
@@ -60,6 +64,7 @@ class FakeIssuer:
             "jwks_uri": f"{self.issuer}/jwks",
             "token_endpoint": f"{self.issuer}/token",
             "response_types_supported": ["code"],
+            **self.extra_metadata,
         }
 
     # ---- minting -----------------------------------------------------------------
@@ -114,6 +119,13 @@ class FakeIssuer:
                 await _respond(send, 200, self.metadata())
         elif path == "/jwks":
             await self._serve_jwks(send, headers)
+        elif path in self.documents:
+            with self._lock:
+                self.document_requests[path] = self.document_requests.get(path, 0) + 1
+            status, body, content_type = self.documents[path]
+            raw_headers = [(b"content-type", content_type.encode()), (b"content-length", str(len(body)).encode()), (b"cache-control", b"max-age=10")]
+            await send({"type": "http.response.start", "status": status, "headers": raw_headers})
+            await send({"type": "http.response.body", "body": body})
         else:
             await _respond(send, 404, {"error": "not_found"})
 

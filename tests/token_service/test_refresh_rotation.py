@@ -17,7 +17,7 @@ from tests.support.clock import FakeClock
 from token_service.db.models import RefreshTokenRow, UserRow
 from token_service.db.refresh_rotation import _CLAIM_AND_INSERT, _IS_UNROTATED, _LOAD, _REVOKE_FAMILY
 from token_service.errors import InvalidGrant, InvalidScope
-from token_service.app import Services, build_services
+from token_service.services import Services, build_services
 from token_service.observability.metrics import TokenServiceMetrics
 from token_service.runtime import Runtime, open_runtime
 from token_service.settings import TokenServiceSettings

@@ -23,8 +23,9 @@ from token_service.clock import system_clock
 from token_service.db.engine import create_engine, session_factory
 from token_service.outbound import OutboundFetcher
 from token_service.runtime import prepare_database
+from token_service.status.cli import cmd_clients_remove, cmd_clients_revoke_tokens
 from token_service.settings import TokenServiceSettings
-from token_service.usage import UsageError, remove_registered
+from token_service.usage import UsageError
 
 GRANT_TYPES = ("client_credentials", "authorization_code", "refresh_token")
 KEYGEN_ALGORITHMS = ("ES256", "RS256", "PS256", "EdDSA")
@@ -175,13 +176,6 @@ def cmd_clients_show(settings: TokenServiceSettings, args: argparse.Namespace) -
     return asyncio.run(with_registry(settings, show, fetch_documents=True))
 
 
-def cmd_clients_remove(settings: TokenServiceSettings, args: argparse.Namespace) -> int:
-    async def remove(registry: ClientRegistry) -> int:
-        return await remove_registered("client", args.client_id, (c.client_id for c in settings.clients), registry.remove)
-
-    return asyncio.run(with_registry(settings, remove))
-
-
 def cmd_clients_hash_secret(settings: TokenServiceSettings, args: argparse.Namespace) -> int:
     secret = sys.stdin.readline().rstrip("\n")
     try:
@@ -244,8 +238,10 @@ def register(sub: Any, command: Callable[..., argparse.ArgumentParser]) -> None:
     lst.add_argument("--origin", choices=("config", "operator", "dynamic"), help="only clients of this origin")
     show = command("show", cmd_clients_show, "print one client's registration as JSON (a metadata document client is fetched)", clients)
     show.add_argument("client_id")
-    rm = command("remove", cmd_clients_remove, "remove a client", clients)
+    rm = command("remove", cmd_clients_remove, "revoke a client's tokens and remove it", clients)
     rm.add_argument("client_id")
+    revoke = command("revoke-tokens", cmd_clients_revoke_tokens, "revoke every unexpired access and refresh token of a client", clients)
+    revoke.add_argument("client_id")
     command("hash-secret", cmd_clients_hash_secret, "read a secret on stdin, print the hash for client_secret_hash", clients)
     keygen = command("keygen", cmd_clients_keygen, "write a new private JWK for a client (mode 0600) and print its public JWK Set", clients)
     keygen.add_argument("--out", required=True, help="file for the private key (must not exist)")

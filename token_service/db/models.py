@@ -79,6 +79,8 @@ class UserRow(Base):
     email_verified: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[int] = mapped_column(BigInteger)
+    # Added in 0005: a disabled user gets no new tokens (login, refresh, code redemption).
+    disabled_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 class IdentityRow(Base):
@@ -153,3 +155,34 @@ class TransitionLockRow(Base):
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     touched_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class StatusListRow(Base):
+    """A Token Status List (draft-ietf-oauth-status-list): its indices are handed out in blocks."""
+
+    __tablename__ = "status_lists"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    # The first index not yet reserved by any instance; the list is full at `size`.
+    next_index: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    # No token indexed in this list can be valid after this (raised with every block reserved).
+    expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
+    # Raised with every revocation in the list, so instances know to rebuild its token.
+    revision: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class StatusEntryRow(Base):
+    """Which access token holds an index, so a revocation by user, client or family flips exactly its bits."""
+
+    __tablename__ = "status_entries"
+
+    list_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    idx: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    jti: Mapped[str] = mapped_column(String(64), index=True)
+    client_id: Mapped[str] = mapped_column(String(200), index=True)
+    user_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    family_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
+    revoked_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)

@@ -65,6 +65,7 @@ _LOAD = (
         USERS.c.name,
         USERS.c.email,
         USERS.c.email_verified,
+        USERS.c.disabled_at,
     )
     .select_from(TOKENS.join(FAMILIES, FAMILIES.c.id == TOKENS.c.family_id).outerjoin(USERS, USERS.c.id == FAMILIES.c.user_id))
     .where(TOKENS.c.token_hash == bindparam("token_hash"))

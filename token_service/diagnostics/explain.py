@@ -20,6 +20,7 @@ from typing import Any
 from shared.dpop.resource import bound_key_of
 from shared.errors import KeySetUnavailable
 from shared.jwks import JwksCache, JwksStatus
+from shared.status_list import StatusListCache
 from shared.verifier import AccessTokenVerifier, Evaluation, RuleResult
 from token_service.diagnostics.hints import Context, classify, fix_hints
 from token_service.diagnostics.key_state import local_key_state
@@ -106,11 +107,16 @@ async def explain_token(
     moment = time.time() if now is None else now
     unverified = read_unverified(token)
     jwks = JwksCache(expectation.issuer, unknown_kid_cooldown=0, error_backoff=0)
+    # The status line: the token's bit in the issuer's status list, fetched as an API would.
+    status_lists = StatusListCache(jwks, max_stale=0, error_backoff=0, leeway=expectation.leeway)
     try:
-        verifier = AccessTokenVerifier(jwks, issuer=expectation.issuer, audience=expectation.audience, leeway=expectation.leeway)
+        verifier = AccessTokenVerifier(
+            jwks, issuer=expectation.issuer, audience=expectation.audience, leeway=expectation.leeway, status_lists=status_lists
+        )
         evaluation = await verifier.evaluate(token, required_scopes=expectation.scopes, now=moment)
         status = jwks.status()
     finally:
+        await status_lists.aclose()
         await jwks.aclose()
     key_state = None
     kid = (unverified.header or {}).get("kid")

@@ -59,6 +59,9 @@ def discovery_document(settings: TokenServiceSettings, grant_types: list[str], e
         # draft-ietf-oauth-client-id-metadata-document: an https client_id names the client's metadata.
         "client_id_metadata_document_supported": True,
     }
+    if settings.status_list_enabled:
+        # draft-ietf-oauth-status-list §9.3: where verifiers find every current list to prefetch.
+        document["status_list_aggregation_endpoint"] = settings.endpoint("/statuslists")
     document.update(extra or {})
     return msgspec.json.encode(document)
 
@@ -72,7 +75,7 @@ async def discovery(discovery_bytes: Injected[bytes]) -> Response[bytes]:
     )
 
 
-def _etag_matches(header: str | None, etag: str) -> bool:
+def etag_matches(header: str | None, etag: str) -> bool:
     if not header:
         return False
     if header.strip() == "*":
@@ -92,7 +95,7 @@ async def jwks(
         "Cache-Control": f"public, max-age={jwks_max_age}",
         "Access-Control-Allow-Origin": "*",
     }
-    if _etag_matches(request.headers.get("if-none-match"), snapshot.etag):
+    if etag_matches(request.headers.get("if-none-match"), snapshot.etag):
         metrics.jwks_responses.labels("304").inc()
         return Response(content=b"", status_code=304, headers=headers)
     metrics.jwks_responses.labels("200").inc()

@@ -26,6 +26,7 @@ from token_service.observability.access import note_request
 from token_service.ratelimit import LoginLimits
 from token_service.users.directory import UserDirectory
 from token_service.users.names import username_key
+from token_service.users.models import User
 
 log = logging.getLogger("token_service.login")
 
@@ -114,8 +115,15 @@ async def password_login(
         # The same answer for an unknown user and a wrong password.
         await login_transactions.with_error(transaction, LOGIN_FAILED)
         return Redirect(path=f"/login?tx={transaction.id}", status_code=303)
+    refuse_disabled(user)  # only after the right password: no answer tells which accounts exist
     await login_transactions.with_error(transaction, None)
     return await signed_in(browser_sessions, request, transaction, user.id, upstream.name)
+
+
+def refuse_disabled(user: User) -> None:
+    """`token-service users disable`: the person cannot sign in (and so gets no new tokens)."""
+    if user.disabled:
+        raise PageError("Account disabled", "This account is disabled. Ask the administrator of this service to enable it.", status_code=403)
 
 
 @get("/login/{name:str}", summary="Start login at an upstream provider", include_in_schema=False, opt=PAGE_ROUTE)
@@ -173,4 +181,5 @@ async def upstream_callback(
         count_login(request, name, "failure")
         raise PageError("Sign-in failed", f"{connector.display_name} did not confirm who you are: {exc}") from None
     user = await users.login_with_identity(profile, sign_in.upstream(name))
+    refuse_disabled(user)
     return await signed_in(browser_sessions, request, transaction, user.id, name)

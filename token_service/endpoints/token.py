@@ -20,6 +20,7 @@ from token_service.http.injected import Injected
 from token_service.observability.access import note_request
 from token_service.observability.metrics import TokenServiceMetrics
 from token_service.ratelimit import TokenLimits
+from token_service.status import StatusIndices
 
 # The grant types this service implements, by name; the composition root builds one Grant
 # for each (app.py `build_grants`) and discovery lists them.
@@ -42,13 +43,14 @@ class TokenEndpointServices:
     metrics: TokenServiceMetrics
     dpop_proofs: TokenRequestProofs
     clients: ClientRegistry
+    status_indices: StatusIndices | None
 
 
 @post("/token", status_code=200, include_in_schema=True, summary="Token endpoint (RFC 6749 §3.2)")
 async def token_endpoint(request: Request[Any, Any, State], token_endpoint_services: Injected[TokenEndpointServices]) -> ASGIResponse:
     services = token_endpoint_services
     client_auth, token_limits, grants, metrics = services.client_auth, services.token_limits, services.grants, services.metrics
-    dpop_proofs, clients = services.dpop_proofs, services.clients
+    dpop_proofs, clients, status_indices = services.dpop_proofs, services.clients, services.status_indices
     params = await read_form(request)
     credentials = read_credentials(single_authorization(request.headers.getall("authorization", [])), params)
     client = await client_auth.authenticate(credentials)
@@ -66,7 +68,12 @@ async def token_endpoint(request: Request[Any, Any, State], token_endpoint_servi
     if grant_type not in client.grant_types:
         raise UnauthorizedClient(f"client {client.client_id!r} is not registered for grant_type {echo(grant_type)}")
     dpop_jkt = await dpop_proofs.key_of(request.headers.getall("dpop", []), client)
+    if status_indices is not None:
+        await status_indices.ready()
     body = await grant(client, params, dpop_jkt=dpop_jkt)
+    if status_indices is not None:
+        # The token's status entry is stored before the token leaves: every revocation finds it.
+        await status_indices.persist()
     metrics.token_issued(grant_type, client.client_id)
     # A dynamic client's first token: it is in use, and its open registration no longer expires.
     await clients.note_token_issued(client)

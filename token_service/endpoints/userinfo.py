@@ -10,6 +10,7 @@ from litestar.datastructures import State
 from shared.dpop import ProofPolicy
 from shared.dpop.resource import DPoPOptions, RequestAuthenticator
 from shared.errors import InsufficientScope, InvalidToken, TokenRejected
+from shared.rules import StatusListResolver
 from shared.verifier import AccessTokenVerifier
 from token_service.clock import Clock
 from token_service.dpop.proofs import StoreReplayCache
@@ -25,11 +26,18 @@ from token_service.users.directory import UserDirectory
 
 
 def userinfo_verifier(
-    own_keys: SnapshotKeyResolver, *, audience: str, leeway: int, store: EphemeralStore, dpop_policy: ProofPolicy, clock: Clock
+    own_keys: SnapshotKeyResolver,
+    *,
+    audience: str,
+    leeway: int,
+    store: EphemeralStore,
+    dpop_policy: ProofPolicy,
+    clock: Clock,
+    status_lists: StatusListResolver | None = None,
 ) -> RequestAuthenticator:
     """Bearer or DPoP-bound tokens (RFC 9449), proofs naming the issuer's userinfo URL; proof
     `jti`s are remembered in the shared store, so a replay to another instance fails too."""
-    verifier = AccessTokenVerifier(own_keys, issuer=own_keys.issuer, audience=audience, leeway=leeway, clock=clock)
+    verifier = AccessTokenVerifier(own_keys, issuer=own_keys.issuer, audience=audience, leeway=leeway, clock=clock, status_lists=status_lists)
     dpop = DPoPOptions(public_url=own_keys.issuer, replay=StoreReplayCache(store), policy=dpop_policy)
     return RequestAuthenticator(verifier, dpop, clock=clock)
 

@@ -12,6 +12,7 @@ from token_service.grants.issuance import TokenMinter, wants_refresh_token
 from token_service.grants.pkce import verifier_matches
 from token_service.clock import Clock, epoch_seconds
 from token_service.resources.targets import ResourceTargets, split_resources
+from token_service.status import StatusRevocations
 from token_service.tokens.denylist import AccessTokenDenyList
 from token_service.tokens.refresh import RefreshTokens
 from token_service.users.directory import UserDirectory
@@ -29,7 +30,9 @@ class AuthorizationCodeGrant:
         minter: TokenMinter,
         targets: ResourceTargets,
         clock: Clock,
+        status: StatusRevocations | None = None,
     ) -> None:
+        self._status = status
         self._targets = targets
         self._codes = codes
         self._users = users
@@ -46,6 +49,8 @@ class AuthorizationCodeGrant:
         if produced.get("family_id"):
             await self._refresh_tokens.revoke_family(produced["family_id"])
         if produced.get("jti"):
+            if self._status is not None:
+                await self._status.revoke_token(produced["jti"])
             fallback_exp = epoch_seconds(self._clock) + self._minter.access_token_ttl
             await self._denylist.add(produced["jti"], int(produced.get("exp", fallback_exp)))
         log.warning("authorization code replayed; the tokens it produced are revoked")
@@ -80,6 +85,8 @@ class AuthorizationCodeGrant:
         user = await self._users.get(grant.user_id)
         if user is None:
             raise InvalidGrant("the user of this authorization code no longer exists")
+        if user.disabled:
+            raise InvalidGrant("the user of this authorization code is disabled")
         scopes = frozenset(grant.scope.split())
         # RFC 8707 §2.2: the token request's `resource` picks one of those the user authorized.
         target = (await self._targets.rules()).for_token(client, split_resources(grant.resource), params.get("resource"), scopes)
@@ -106,6 +113,7 @@ class AuthorizationCodeGrant:
             nonce=grant.nonce,
             refresh_token=refresh_token,
             dpop_jkt=dpop_jkt,
+            family_id=family_id,
         )
         await self._codes.record_result(code, {"family_id": family_id, "jti": issued.jti, "exp": issued.exp})
         return issued.response

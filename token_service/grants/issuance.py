@@ -9,6 +9,7 @@ from typing import Any, Protocol
 from token_service.clients.models import Client
 from token_service.clock import Clock, epoch_seconds
 from token_service.settings import TokenServiceSettings
+from token_service.status import StatusIndices
 from token_service.tokens.access import ACCESS_TOKEN_TYP, access_token_claims, new_jti, token_type_and_binding
 from token_service.tokens.id_token import ID_TOKEN_TYP, id_token_claims
 from token_service.tokens.signer import TokenSigner
@@ -41,8 +42,19 @@ class IssuedAccess:
 class TokenMinter:
     """Builds and signs access and ID tokens on the service's clock."""
 
-    def __init__(self, signer: TokenSigner, *, issuer: str, userinfo_audience: str, access_token_ttl: int, id_token_ttl: int, clock: Clock) -> None:
+    def __init__(
+        self,
+        signer: TokenSigner,
+        *,
+        issuer: str,
+        userinfo_audience: str,
+        access_token_ttl: int,
+        id_token_ttl: int,
+        clock: Clock,
+        status: StatusIndices | None = None,
+    ) -> None:
         self._signer = signer
+        self._status = status
         self.issuer = issuer
         self._userinfo_audience = userinfo_audience
         self.access_token_ttl = access_token_ttl
@@ -50,7 +62,7 @@ class TokenMinter:
         self._clock = clock
 
     @classmethod
-    def from_settings(cls, signer: TokenSigner, settings: TokenServiceSettings, clock: Clock) -> TokenMinter:
+    def from_settings(cls, signer: TokenSigner, settings: TokenServiceSettings, clock: Clock, status: StatusIndices | None = None) -> TokenMinter:
         return cls(
             signer,
             issuer=settings.issuer,
@@ -58,21 +70,33 @@ class TokenMinter:
             access_token_ttl=settings.access_token_ttl,
             id_token_ttl=settings.id_token_ttl,
             clock=clock,
+            status=status,
         )
+
+    def _with_status(
+        self, binding: dict[str, Any] | None, *, jti: str, client_id: str, user_id: str | None, family_id: str | None, exp: int
+    ) -> dict[str, Any] | None:
+        """The binding claims plus the token's status list entry (draft-ietf-oauth-status-list §6.1)."""
+        if self._status is None:
+            return binding
+        status = self._status.assign(jti=jti, client_id=client_id, user_id=user_id, family_id=family_id, expires_at=exp)
+        return {**(binding or {}), "status": status}
 
     def client_token(self, client: Client, *, scopes: frozenset[str], audience: str, dpop_jkt: str | None) -> dict[str, Any]:
         """RFC 6749 §4.4: an access token whose subject is the client itself."""
         token_type, binding = token_type_and_binding(dpop_jkt)
+        now, jti = epoch_seconds(self._clock), new_jti()
+        extra = self._with_status(binding, jti=jti, client_id=client.client_id, user_id=None, family_id=None, exp=now + self.access_token_ttl)
         claims = access_token_claims(
             issuer=self.issuer,
             subject=client.client_id,
             client_id=client.client_id,
             audience=audience,
             scopes=scopes,
-            now=epoch_seconds(self._clock),
+            now=now,
             ttl=self.access_token_ttl,
-            jti=new_jti(),
-            extra=binding,
+            jti=jti,
+            extra=extra,
         )
         token, _kid = self._signer.sign(claims, ACCESS_TOKEN_TYP)
         response: dict[str, Any] = {"access_token": token, "token_type": token_type, "expires_in": self.access_token_ttl}
@@ -91,6 +115,7 @@ class TokenMinter:
         nonce: str | None,
         refresh_token: str | None,
         dpop_jkt: str | None,
+        family_id: str | None = None,
     ) -> IssuedAccess:
         now = epoch_seconds(self._clock)
         token_type, binding = token_type_and_binding(dpop_jkt)
@@ -109,7 +134,7 @@ class TokenMinter:
             ttl=self.access_token_ttl,
             jti=jti,
             auth_time=auth_time,
-            extra=binding,
+            extra=self._with_status(binding, jti=jti, client_id=client.client_id, user_id=user.id, family_id=family_id, exp=now + self.access_token_ttl),
         )
         access_token, _ = self._signer.sign(claims, ACCESS_TOKEN_TYP)
         response: dict[str, Any] = {

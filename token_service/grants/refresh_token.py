@@ -43,6 +43,7 @@ class RefreshTokenGrant:
                 nonce=None,
                 refresh_token=successor,
                 dpop_jkt=dpop_jkt,
+                family_id=context.family_id,
             ).response
 
         return await self._refresh_tokens.rotate(token, client.client_id, build, dpop_jkt=dpop_jkt)

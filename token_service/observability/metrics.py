@@ -71,6 +71,12 @@ class TokenServiceMetrics:
         self.jwks_responses = Counter(
             "token_service_jwks_responses", "JWKS responses by HTTP status (200, 304)", ["status"], registry=self.registry
         )
+        self.status_list_responses = Counter(
+            "token_service_status_list_responses",
+            "Status list token responses by HTTP status (200, 304, 404, 410)",
+            ["status"],
+            registry=self.registry,
+        )
         self.requests = Counter(
             "token_service_requests", "HTTP requests by route template and status", ["method", "route", "status"], registry=self.registry
         )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from sqlalchemy import select
@@ -65,7 +65,9 @@ class ClientRegistrar:
         *,
         registration_endpoint: str,
         open_registration: bool,
+        revoke_tokens: Callable[[str], Awaitable[object]] | None = None,
     ) -> None:
+        self._revoke_tokens = revoke_tokens
         self._registry = registry
         self._db_sessions = db_sessions
         self._initial_tokens = initial_tokens
@@ -187,6 +189,9 @@ class ClientRegistrar:
         return updated, new_secret
 
     async def delete(self, client: Client) -> None:
+        # RFC 7592 §2.3: the tokens issued to a deleted client are invalidated too.
+        if self._revoke_tokens is not None:
+            await self._revoke_tokens(client.client_id)
         await self._registry.remove(client.client_id)
         log.info("client registration deleted", extra={"client_id": client.client_id})
 

@@ -13,10 +13,11 @@ from typing import Any, TypeVar
 
 from shared.claims import AccessTokenClaims
 from shared.errors import InvalidToken, KeySetUnavailable, TokenRejected
-from shared.rules import RULES, Rule, TokenUnderCheck
+from shared.rules import RULES, Rule, StatusListResolver, TokenUnderCheck
 from shared.verifier import AccessTokenVerifier
 from token_service.clients.models import Client
 from token_service.clock import Clock
+from token_service.status import StatusRevocations
 from token_service.tokens.denylist import AccessTokenDenyList
 from token_service.tokens.local_keys import SnapshotKeyResolver
 from token_service.tokens.refresh import RefreshTokens
@@ -57,11 +58,13 @@ ANY_AUDIENCE_RULES: tuple[Rule, ...] = tuple(
 )
 
 
-def own_access_token_verifier(resolver: SnapshotKeyResolver, *, leeway: int, clock: Clock) -> AccessTokenVerifier:
+def own_access_token_verifier(
+    resolver: SnapshotKeyResolver, *, leeway: int, clock: Clock, status_lists: StatusListResolver | None = None
+) -> AccessTokenVerifier:
     # The constructor insists on an audience (a safe default for resource servers); it is
     # never consulted here because the audience rule is replaced.
     return AccessTokenVerifier(
-        resolver, issuer=resolver.issuer, audience=resolver.issuer, leeway=leeway, clock=clock, rules=ANY_AUDIENCE_RULES
+        resolver, issuer=resolver.issuer, audience=resolver.issuer, leeway=leeway, clock=clock, rules=ANY_AUDIENCE_RULES, status_lists=status_lists
     )
 
 
@@ -74,8 +77,17 @@ def search_order(hint: str | None, by_kind: dict[str, Callable[[], Awaitable[T]]
 
 class IssuedTokens:
     def __init__(
-        self, resolver: SnapshotKeyResolver, refresh_tokens: RefreshTokens, denylist: AccessTokenDenyList, *, leeway: int, clock: Clock
+        self,
+        resolver: SnapshotKeyResolver,
+        refresh_tokens: RefreshTokens,
+        denylist: AccessTokenDenyList,
+        *,
+        leeway: int,
+        clock: Clock,
+        status: StatusRevocations | None = None,
+        status_lists: StatusListResolver | None = None,
     ) -> None:
+        self._status = status
         self._issuer = resolver.issuer
         self._refresh_tokens = refresh_tokens
         self._denylist = denylist
@@ -83,7 +95,8 @@ class IssuedTokens:
         # Introspection answers on the issuer's own clock, so no skew allowance: a token is
         # inactive from its exp on. Revocation allows the leeway userinfo allows, so a token
         # userinfo would still accept can still be revoked.
-        self._introspection = own_access_token_verifier(resolver, leeway=0, clock=clock)
+        # A token revoked by user, client or family (its status bit) is inactive too.
+        self._introspection = own_access_token_verifier(resolver, leeway=0, clock=clock, status_lists=status_lists)
         self._revocation = own_access_token_verifier(resolver, leeway=leeway, clock=clock)
 
     @staticmethod
@@ -116,6 +129,9 @@ class IssuedTokens:
             if claims.client_id == client.client_id:
                 # Kept until no verifier of ours would accept the token anyway.
                 await self._denylist.add(claims.jti, int(claims.exp) + self._leeway)
+                if self._status is not None:
+                    # Every API checking the token's status refuses it within the list's ttl.
+                    await self._status.revoke_token(claims.jti)
             return True
 
         for lookup in search_order(hint, {"refresh_token": refresh_token, "access_token": access_token}):

@@ -20,7 +20,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -29,6 +29,7 @@ from token_service.db.models import RefreshFamilyRow, RefreshTokenRow
 from token_service.db.refresh_rotation import LoadedRow, RotationConnection, RotationStore
 from token_service.errors import InvalidDPoPProof, InvalidGrant
 from token_service.settings import TokenServiceSettings
+from token_service.status import StatusRevocations
 from token_service.users.models import User
 
 
@@ -60,6 +61,14 @@ def open_successor(old_token: str, sealed: bytes) -> dict[str, Any] | None:
         return dict(json.loads(AESGCM(_grace_key(old_token)).decrypt(sealed[:12], sealed[12:], None)))
     except (InvalidTag, ValueError):
         return None
+
+
+class ReusedRefreshToken(InvalidGrant):
+    """A rotated refresh token presented again outside the grace window: its family is revoked."""
+
+    def __init__(self, family_id: str) -> None:
+        super().__init__("the refresh token was already used; the session's tokens are revoked, sign in again")
+        self.family_id = family_id
 
 
 @dataclass(frozen=True)
@@ -104,6 +113,8 @@ def _checked(found: LoadedRow | None, client_id: str, now: int) -> StoredRefresh
         raise InvalidGrant("the refresh token has expired; sign in again")
     if found["found_user_id"] is None:
         raise InvalidGrant("the user of this refresh token no longer exists")
+    if found["disabled_at"] is not None:
+        raise InvalidGrant("the user of this refresh token is disabled")
     user = User(
         id=found["found_user_id"], username=found["username"], name=found["name"], email=found["email"], email_verified=bool(found["email_verified"])
     )
@@ -142,8 +153,17 @@ ResponseBuilder = Callable[[RefreshContext, str], dict[str, Any]]
 
 class RefreshTokens:
     def __init__(
-        self, engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], *, ttl: int, idle_ttl: int, grace: int, clock: Clock
+        self,
+        engine: AsyncEngine,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        ttl: int,
+        idle_ttl: int,
+        grace: int,
+        clock: Clock,
+        status: StatusRevocations | None = None,
     ) -> None:
+        self._status = status
         self._store = RotationStore(engine)
         self._sessions = sessions
         self._ttl = ttl
@@ -152,7 +172,9 @@ class RefreshTokens:
         self._clock = clock
 
     @classmethod
-    def from_settings(cls, engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], settings: TokenServiceSettings, clock: Clock) -> RefreshTokens:
+    def from_settings(
+        cls, engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], settings: TokenServiceSettings, clock: Clock, status: StatusRevocations | None = None
+    ) -> RefreshTokens:
         return cls(
             engine,
             sessions,
@@ -160,6 +182,7 @@ class RefreshTokens:
             idle_ttl=settings.refresh_token_idle_ttl,
             grace=settings.refresh_token_grace,
             clock=clock,
+            status=status,
         )
 
     async def start_family(
@@ -212,6 +235,11 @@ class RefreshTokens:
         for attempt in range(4):
             try:
                 return await self._rotate_once(token, client_id, build, dpop_jkt)
+            except ReusedRefreshToken as reused:
+                # After the rotation's connection is back in the pool (a second one taken
+                # while it is held could deadlock the pool).
+                await self._revoke_access_tokens([reused.family_id])
+                raise
             except DBAPIError as exc:
                 # SQLite answers a write conflict with "database is locked"; PostgreSQL may
                 # report a serialization failure or deadlock. Retrying re-reads the winner's
@@ -266,22 +294,39 @@ class RefreshTokens:
         # Reuse outside the grace window (or after the successor moved on): the token
         # may be stolen, so the whole family goes (RFC 9700 §4.14.2).
         await connection.revoke_family(stored.family_id, now)
-        raise InvalidGrant("the refresh token was already used; the session's tokens are revoked, sign in again")
+        raise ReusedRefreshToken(stored.family_id)
+
+    async def _revoke_access_tokens(self, family_ids: list[str]) -> None:
+        """Every access token issued from these families goes with them (their status bits flip)."""
+        if self._status is not None and family_ids:
+            await self._status.revoke_families(family_ids)
 
     async def revoke_family(self, family_id: str) -> None:
         async with self._sessions() as session, session.begin():
             await session.execute(
                 update(RefreshFamilyRow).where(RefreshFamilyRow.id == family_id, RefreshFamilyRow.revoked_at.is_(None)).values(revoked_at=epoch_seconds(self._clock))
             )
+        await self._revoke_access_tokens([family_id])
 
-    async def revoke_sessions_families(self, session_id_hash: str) -> int:
+    async def _revoke_families_where(self, *condition: Any) -> int:
         async with self._sessions() as session, session.begin():
             result = await session.execute(
-                update(RefreshFamilyRow)
-                .where(RefreshFamilyRow.session_id_hash == session_id_hash, RefreshFamilyRow.revoked_at.is_(None))
-                .values(revoked_at=epoch_seconds(self._clock))
+                update(RefreshFamilyRow).where(*condition, RefreshFamilyRow.revoked_at.is_(None)).values(revoked_at=epoch_seconds(self._clock))
             )
+            # Also the families revoked before: their access tokens may have been issued
+            # before that and still be unexpired.
+            family_ids = list((await session.execute(select(RefreshFamilyRow.id).where(*condition))).scalars())
+        await self._revoke_access_tokens(family_ids)
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    async def revoke_sessions_families(self, session_id_hash: str) -> int:
+        return await self._revoke_families_where(RefreshFamilyRow.session_id_hash == session_id_hash)
+
+    async def revoke_users_families(self, user_id: str) -> int:
+        return await self._revoke_families_where(RefreshFamilyRow.user_id == user_id)
+
+    async def revoke_clients_families(self, client_id: str) -> int:
+        return await self._revoke_families_where(RefreshFamilyRow.client_id == client_id)
 
     async def family_of(self, token: str) -> RefreshFamilyRow | None:
         async with self._sessions() as session:

@@ -13,6 +13,7 @@ from token_service.usage import UsageError
 from token_service.db.engine import create_engine, session_factory
 from token_service.runtime import prepare_database
 from token_service.settings import TokenServiceSettings
+from token_service.status.cli import register_user_revocation
 from token_service.users.directory import UserDirectory, UserDirectoryError
 from token_service.users.models import User
 from token_service.users.passwords import PasswordPolicyError
@@ -28,7 +29,14 @@ async def with_directory(settings: TokenServiceSettings, action: Callable[[UserD
 
 
 def user_json(user: User) -> dict[str, Any]:
-    return {"id": user.id, "username": user.username, "name": user.name, "email": user.email, "email_verified": user.email_verified}
+    return {
+        "id": user.id,
+        "username": user.username,
+        "name": user.name,
+        "email": user.email,
+        "email_verified": user.email_verified,
+        "disabled": user.disabled,
+    }
 
 
 def cmd_users_add(settings: TokenServiceSettings, args: argparse.Namespace) -> int:
@@ -55,7 +63,7 @@ def cmd_users_list(settings: TokenServiceSettings, args: argparse.Namespace) -> 
             print(json.dumps([user_json(u) for u in users], indent=2))
             return 0
         for u in users:
-            kind = "password" if u.username is not None else "upstream"
+            kind = ("password" if u.username is not None else "upstream") + (", disabled" if u.disabled else "")
             print(f"{u.id}\t{u.username or '-'}\t{u.email or '-'}\t{u.name or '-'}\t({kind})")
         return 0
 
@@ -63,7 +71,7 @@ def cmd_users_list(settings: TokenServiceSettings, args: argparse.Namespace) -> 
 
 
 def register(subparsers: Any) -> None:
-    """Adds `users add` and `users list` to the `token-service` parser."""
+    """Adds `users add|list|revoke-tokens|disable|enable` to the `token-service` parser."""
     users = subparsers.add_parser("users", help="users who sign in with a password").add_subparsers(
         dest="users_command", required=True
     )
@@ -76,3 +84,4 @@ def register(subparsers: Any) -> None:
     lst = users.add_parser("list", help="list users", description="list users")
     lst.set_defaults(handler=cmd_users_list)
     lst.add_argument("--json", action="store_true")
+    register_user_revocation(users)

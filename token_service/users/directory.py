@@ -90,6 +90,25 @@ class UserDirectory:
             row = await session.get(UserRow, user_id)
             return User.from_row(row) if row is not None else None
 
+    async def find(self, reference: str) -> User | None:
+        """The user with this id, else the password user with this username."""
+        user = await self.get(reference)
+        if user is not None:
+            return user
+        try:
+            username = normalize_username(reference)
+        except InvalidUsernameError:
+            return None
+        async with self._sessions() as session:
+            row = (await session.execute(select(UserRow).where(UserRow.username == username))).scalar_one_or_none()
+            return User.from_row(row) if row is not None else None
+
+    async def set_disabled(self, user_id: str, disabled: bool) -> None:
+        """A disabled user cannot sign in, refresh or redeem a code: no new tokens."""
+        now = epoch_seconds(self._clock)
+        async with self._sessions.begin() as session:
+            await session.execute(update(UserRow).where(UserRow.id == user_id).values(disabled_at=now if disabled else None, updated_at=now))
+
     async def list_users(self) -> list[User]:
         async with self._sessions() as session:
             rows = (await session.execute(select(UserRow).order_by(UserRow.created_at, UserRow.id))).scalars()

@@ -14,10 +14,13 @@ class User:
     name: str | None
     email: str | None
     email_verified: bool
+    disabled: bool = False  # `token-service users disable`: no new tokens
 
     @classmethod
     def from_row(cls, row: UserRow) -> User:
-        return cls(id=row.id, username=row.username, name=row.name, email=row.email, email_verified=bool(row.email_verified))
+        return cls(
+            id=row.id, username=row.username, name=row.name, email=row.email, email_verified=bool(row.email_verified), disabled=row.disabled_at is not None
+        )
 
 
 @dataclass(frozen=True)

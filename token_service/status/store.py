@@ -1,0 +1,181 @@
+"""The status lists' SQL: index blocks, which token holds which index, revocations.
+
+Indices are reserved a block at a time (`reserve`), under the cross-instance transition
+lock, so instances never hand out the same index and a token never waits for the database
+to get one. A block is usable only for `BLOCK_WINDOW` seconds after it was reserved, and
+the list's `expires_at` covers every token such a block can index: a list outlives each of
+its tokens, and an index is never reused (a full list is never reopened).
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, delete, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from token_service.db import sqlalchemy_internals
+from token_service.db.locks import lock_transitions
+from token_service.db.models import StatusEntryRow, StatusListRow
+from token_service.settings import TokenServiceSettings
+
+# A reserved block's indices are given to tokens for at most this long.
+BLOCK_WINDOW = 300
+
+
+@dataclass
+class IndexBlock:
+    list_id: str
+    next: int
+    end: int
+    usable_until: int
+
+    @property
+    def remaining(self) -> int:
+        return self.end - self.next
+
+
+@dataclass(frozen=True)
+class ListState:
+    id: str
+    size: int
+    expires_at: int
+    revision: int
+
+
+@dataclass(frozen=True)
+class StatusEntry:
+    """The index one access token holds and what it was issued for."""
+
+    list_id: str
+    idx: int
+    jti: str
+    client_id: str
+    user_id: str | None
+    family_id: str | None
+    expires_at: int
+
+
+class StatusListStore:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], *, list_size: int, block_size: int, access_token_ttl: int, leeway: int) -> None:
+        self._sessions = sessions
+        self._list_size = list_size
+        self._block_size = block_size
+        self._access_token_ttl = access_token_ttl
+        self._leeway = leeway
+
+    async def reserve(self, now: int) -> IndexBlock:
+        """A block of indices no other instance has, from the newest list with room, or a new list."""
+        covers_until = now + BLOCK_WINDOW + self._access_token_ttl + self._leeway
+        async with self._sessions() as session, session.begin():
+            await lock_transitions(session, "status-lists", now=now)
+            row = (
+                await session.execute(
+                    select(StatusListRow)
+                    .where(StatusListRow.next_index < StatusListRow.size, StatusListRow.expires_at > now)
+                    .order_by(StatusListRow.created_at.desc(), StatusListRow.id)
+                    .limit(1)
+                )
+            ).scalar_one_or_none()
+            if row is None:
+                row = StatusListRow(id=secrets.token_hex(8), size=self._list_size, next_index=0, created_at=now, expires_at=covers_until, revision=0)
+                session.add(row)
+            start = row.next_index
+            end = min(start + self._block_size, row.size)
+            row.next_index = end
+            row.expires_at = max(row.expires_at, covers_until)
+            return IndexBlock(row.id, start, end, now + BLOCK_WINDOW)
+
+    async def record(self, entries: list[StatusEntry]) -> None:
+        """One insert for every entry (the callers' group commit)."""
+        if not entries:
+            return
+        engine = self._sessions.kw.get("bind")
+        if isinstance(engine, AsyncEngine) and engine.dialect.driver == "asyncpg":
+            await _record_with_asyncpg(engine, entries)
+            return
+        async with self._sessions() as session, session.begin():
+            await session.execute(insert(StatusEntryRow), [entry.__dict__ for entry in entries])
+
+    async def revoke(self, condition: ColumnElement[bool], now: int) -> int:
+        """Flips the bits of every unexpired, unrevoked entry matching `condition`; returns how many."""
+        live = (condition, StatusEntryRow.revoked_at.is_(None), StatusEntryRow.expires_at > now - self._leeway)
+        async with self._sessions() as session, session.begin():
+            # Writes first (SQLite: a read snapshot could not be upgraded to the write lock).
+            await session.execute(
+                update(StatusListRow)
+                .where(StatusListRow.id.in_(select(StatusEntryRow.list_id).where(*live).distinct()))
+                .values(revision=StatusListRow.revision + 1)
+            )
+            result = await session.execute(update(StatusEntryRow).where(*live).values(revoked_at=now))
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    async def lists(self, since: int) -> list[ListState]:
+        """Every list whose tokens may still be valid after `since`."""
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(StatusListRow.id, StatusListRow.size, StatusListRow.expires_at, StatusListRow.revision).where(StatusListRow.expires_at > since)
+            )
+            return [ListState(*row) for row in rows]
+
+    async def known(self, list_id: str) -> bool:
+        async with self._sessions() as session:
+            return await session.get(StatusListRow, list_id) is not None
+
+    async def revoked_indices(self, list_id: str) -> list[int]:
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(StatusEntryRow.idx).where(StatusEntryRow.list_id == list_id, StatusEntryRow.revoked_at.is_not(None))
+            )
+            return list(rows.scalars())
+
+    async def entries(self, condition: ColumnElement[bool]) -> list[dict[str, Any]]:
+        """Entries matching `condition`, for tests and diagnostics."""
+        async with self._sessions() as session:
+            rows = await session.execute(select(StatusEntryRow).where(condition))
+            return [{"list_id": r.list_id, "idx": r.idx, "jti": r.jti, "revoked": r.revoked_at is not None} for r in rows.scalars()]
+
+    async def purge(self, now: int) -> int:
+        """Drops entries of tokens that have expired (their bits no longer matter)."""
+        async with self._sessions() as session, session.begin():
+            result = await session.execute(delete(StatusEntryRow).where(StatusEntryRow.expires_at <= now - self._leeway))
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+# PostgreSQL: one statement in autocommit, one round trip, on the pooled asyncpg connection
+# itself (as db/refresh_rotation.py does, and for the same reason: it runs for every token
+# response, and SQLAlchemy's BEGIN / INSERT / COMMIT cost a quarter of client_credentials
+# throughput on PostgreSQL, measured with benchmarks/token_throughput.py --status-compare).
+_RECORD_SQL = (
+    "INSERT INTO status_entries (list_id, idx, jti, client_id, user_id, family_id, expires_at) "
+    "SELECT * FROM unnest($1::varchar[], $2::bigint[], $3::varchar[], $4::varchar[], $5::varchar[], $6::varchar[], $7::bigint[])"
+)
+
+
+async def _record_with_asyncpg(engine: AsyncEngine, entries: list[StatusEntry]) -> None:
+    columns = [[getattr(entry, name) for entry in entries] for name in ("list_id", "idx", "jti", "client_id", "user_id", "family_id", "expires_at")]
+    pooled = await engine.raw_connection()
+    try:
+        driver: Any = pooled.driver_connection
+        try:
+            await driver.execute(_RECORD_SQL, *columns)
+        except Exception as error:
+            invalidated = bool(driver.is_closed())
+            translated = sqlalchemy_internals.translated_error(pooled, engine.dialect, error, _RECORD_SQL, invalidated=invalidated)
+            if invalidated:
+                await sqlalchemy_internals.invalidate(pooled, error)
+            raise translated from error
+    finally:
+        await sqlalchemy_internals.release(pooled)
+
+
+def status_list_store(sessions: async_sessionmaker[AsyncSession], settings: TokenServiceSettings) -> StatusListStore:
+    return StatusListStore(
+        sessions,
+        list_size=settings.status_list_size,
+        block_size=settings.status_list_block,
+        access_token_ttl=settings.access_token_ttl,
+        leeway=settings.leeway,
+    )
