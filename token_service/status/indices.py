@@ -40,7 +40,7 @@ class StatusIndices:
         self._queued: list[StatusEntry] = []
         self._assigned = 0
         self._persisted = 0
-        self._flush_lock = asyncio.Lock()
+        self._flushing: asyncio.Event | None = None  # set when the write under way ends
 
     def _usable(self, now: int) -> int:
         while self._blocks and (self._blocks[0].remaining == 0 or self._blocks[0].usable_until <= now):
@@ -68,11 +68,12 @@ class StatusIndices:
 
     def assign(self, *, jti: str, client_id: str, user_id: str | None, family_id: str | None, expires_at: int) -> dict[str, Any]:
         """The token's `status` claim; its entry is queued for `persist`."""
-        now = epoch_seconds(self._clock)
-        if self._usable(now) == 0:
-            # Only when more requests raced past `ready` than half a block holds.
-            raise TemporarilyUnavailable("no token status index is reserved yet; retry shortly", retry_after=1)
-        block = self._blocks[0]
+        blocks = self._blocks
+        if not blocks or blocks[0].next >= blocks[0].end or blocks[0].usable_until <= epoch_seconds(self._clock):
+            if self._usable(epoch_seconds(self._clock)) == 0:
+                # Only when more requests raced past `ready` than half a block holds.
+                raise TemporarilyUnavailable("no token status index is reserved yet; retry shortly", retry_after=1)
+        block = blocks[0]
         index = block.next
         block.next += 1
         self._queued.append(StatusEntry(block.list_id, index, jti, client_id, user_id, family_id, expires_at))
@@ -80,12 +81,23 @@ class StatusIndices:
         return {"status_list": {"idx": index, "uri": status_list_uri(self._issuer, block.list_id)}}
 
     async def persist(self) -> None:
-        """Returns once every entry assigned before the call is stored (group commit)."""
+        """Returns once every entry assigned before the call is stored (group commit).
+
+        One request writes everything queued; those that arrive meanwhile wait for that
+        write to end (all woken at once, not one by one as behind a lock), and then the
+        first of them writes what queued up while it ran.
+        """
         target = self._assigned
         while self._persisted < target:
-            async with self._flush_lock:
-                if self._persisted >= target:
-                    return
+            flushing = self._flushing
+            if flushing is not None:
+                await flushing.wait()
+                continue
+            self._flushing = flushing = asyncio.Event()
+            try:
+                # One turn of the event loop first: requests already under way queue their
+                # entries too, and share this insert.
+                await asyncio.sleep(0)
                 entries, self._queued = self._queued, []
                 upto = self._assigned
                 try:
@@ -95,3 +107,6 @@ class StatusIndices:
                     self._queued = entries + self._queued
                     raise
                 self._persisted = upto
+            finally:
+                self._flushing = None
+                flushing.set()

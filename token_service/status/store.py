@@ -10,10 +10,13 @@ its tokens, and an index is never reused (a full list is never reopened).
 from __future__ import annotations
 
 import secrets
+import sqlite3
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, delete, insert, select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from token_service.db import sqlalchemy_internals
@@ -45,9 +48,11 @@ class ListState:
     revision: int
 
 
-@dataclass(frozen=True)
-class StatusEntry:
-    """The index one access token holds and what it was issued for."""
+class StatusEntry(NamedTuple):
+    """The index one access token holds and what it was issued for.
+
+    A named tuple: one is built per token, and it is already the row the drivers insert.
+    """
 
     list_id: str
     idx: int
@@ -61,6 +66,8 @@ class StatusEntry:
 class StatusListStore:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], *, list_size: int, block_size: int, access_token_ttl: int, leeway: int) -> None:
         self._sessions = sessions
+        engine = sessions.kw.get("bind")
+        self._engine = engine if isinstance(engine, AsyncEngine) and engine.dialect.driver in _RECORDERS else None
         self._list_size = list_size
         self._block_size = block_size
         self._access_token_ttl = access_token_ttl
@@ -92,12 +99,11 @@ class StatusListStore:
         """One insert for every entry (the callers' group commit)."""
         if not entries:
             return
-        engine = self._sessions.kw.get("bind")
-        if isinstance(engine, AsyncEngine) and engine.dialect.driver == "asyncpg":
-            await _record_with_asyncpg(engine, entries)
+        if self._engine is not None:
+            await _RECORDERS[self._engine.dialect.driver](self._engine, entries)
             return
         async with self._sessions() as session, session.begin():
-            await session.execute(insert(StatusEntryRow), [entry.__dict__ for entry in entries])
+            await session.execute(insert(StatusEntryRow), [entry._asdict() for entry in entries])
 
     async def revoke(self, condition: ColumnElement[bool], now: int) -> int:
         """Flips the bits of every unexpired, unrevoked entry matching `condition`; returns how many."""
@@ -144,18 +150,23 @@ class StatusListStore:
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
-# PostgreSQL: one statement in autocommit, one round trip, on the pooled asyncpg connection
-# itself (as db/refresh_rotation.py does, and for the same reason: it runs for every token
-# response, and SQLAlchemy's BEGIN / INSERT / COMMIT cost a quarter of client_credentials
-# throughput on PostgreSQL, measured with benchmarks/token_throughput.py --status-compare).
+# Both drivers: the insert runs on the pooled driver connection itself (as
+# db/refresh_rotation.py does, and for the same reason: it runs for every token response).
+# Through a SQLAlchemy session it cost a quarter of client_credentials throughput on
+# PostgreSQL (BEGIN / INSERT / COMMIT), and on SQLite the session's ORM bulk insert and its
+# extra hops to aiosqlite's thread cost ~15 % (benchmarks/token_throughput.py --status-compare).
+# PostgreSQL: one statement in autocommit, one round trip.
 _RECORD_SQL = (
     "INSERT INTO status_entries (list_id, idx, jti, client_id, user_id, family_id, expires_at) "
     "SELECT * FROM unnest($1::varchar[], $2::bigint[], $3::varchar[], $4::varchar[], $5::varchar[], $6::varchar[], $7::bigint[])"
 )
+# SQLite: executemany opens the transaction, commit ends it: two hops to aiosqlite's thread
+# (the pool's reset on return rolls back whatever a failure left open).
+_RECORD_SQLITE = "INSERT INTO status_entries (list_id, idx, jti, client_id, user_id, family_id, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
 
 
 async def _record_with_asyncpg(engine: AsyncEngine, entries: list[StatusEntry]) -> None:
-    columns = [[getattr(entry, name) for entry in entries] for name in ("list_id", "idx", "jti", "client_id", "user_id", "family_id", "expires_at")]
+    columns = [list(column) for column in zip(*entries)]
     pooled = await engine.raw_connection()
     try:
         driver: Any = pooled.driver_connection
@@ -169,6 +180,27 @@ async def _record_with_asyncpg(engine: AsyncEngine, entries: list[StatusEntry]) 
             raise translated from error
     finally:
         await sqlalchemy_internals.release(pooled)
+
+
+async def _record_with_aiosqlite(engine: AsyncEngine, entries: list[StatusEntry]) -> None:
+    pooled = await engine.raw_connection()
+    try:
+        driver: Any = pooled.driver_connection
+        try:
+            await driver.executemany(_RECORD_SQLITE, entries)
+            await driver.commit()
+        except sqlite3.Error as error:
+            # As SQLAlchemy raises it (OperationalError for "database is locked": a 503).
+            dbapi = engine.dialect.loaded_dbapi
+            raise DBAPIError.instance(_RECORD_SQLITE, None, error, dbapi.Error, dialect=engine.dialect) from error
+    finally:
+        await sqlalchemy_internals.release(pooled)
+
+
+_RECORDERS: dict[str, Callable[[AsyncEngine, list[StatusEntry]], Awaitable[None]]] = {
+    "asyncpg": _record_with_asyncpg,
+    "aiosqlite": _record_with_aiosqlite,
+}
 
 
 def status_list_store(sessions: async_sessionmaker[AsyncSession], settings: TokenServiceSettings) -> StatusListStore:
