@@ -9,7 +9,7 @@ per token and the ratio to the raw RSA-2048 signing rate measured in the same ru
     uv run python -m benchmarks.token_throughput --status-compare [--backend sqlite|postgres]
 
 `--status-compare` runs only client_credentials, with Token Status List indices on and off
-(TOKEN_SERVICE_STATUS_LIST_ENABLED), alternating on and off over `STATUS_ROUNDS` rounds, and
+(TOKEN_SERVICE_STATUS_LIST_ENABLED), alternating on and off over `--rounds` rounds (default 2), and
 prints the median rates (target: at most 5 % apart).
 
 Needs wrk (`apt-get install wrk`); the PostgreSQL + Redis part needs both on 127.0.0.1.
@@ -261,16 +261,17 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
     parser.add_argument("--status-compare", action="store_true", help="only client_credentials, status list indices on vs off")
+    parser.add_argument("--rounds", type=int, default=STATUS_ROUNDS, help="--status-compare: alternating on/off rounds (medians reported)")
     args = parser.parse_args()
     if args.status_compare:
         if args.backend == "postgres":
             env = postgres_env()
             try:
-                bench_status_compare(env, args.seconds)
+                bench_status_compare(env, args.seconds, args.rounds)
             finally:
                 drop_postgres(env)
         else:
-            bench_status_compare({"TOKEN_SERVICE_LOG_FORMAT": "json"}, args.seconds)
+            bench_status_compare({"TOKEN_SERVICE_LOG_FORMAT": "json"}, args.seconds, args.rounds)
         return
     raw = raw_sign_rate()
     print(f"raw RSA-2048 signing rate (cryptography, one core): {raw:.0f} signs/s ({1e6 / raw:.0f} µs each); cores: {os.cpu_count()}")

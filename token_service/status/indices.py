@@ -59,7 +59,11 @@ class StatusIndices:
 
     async def ready(self) -> None:
         """At least one index is in memory (a block is reserved ahead while half of one is left)."""
-        usable = self._usable(epoch_seconds(self._clock))
+        now = epoch_seconds(self._clock)
+        first = self._blocks[0] if self._blocks else None
+        if first is not None and first.usable_until > now and first.end - first.next >= self._low_water:
+            return  # the usual case, without summing the blocks
+        usable = self._usable(now)
         if usable >= self._low_water:
             return
         task = self._start_reserving()
