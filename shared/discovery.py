@@ -35,7 +35,7 @@ def parse_json_object(response: httpx.Response, what: str) -> dict[str, Any]:
         raise KeySetUnavailable(f"{what} at {response.request.url} is larger than {MAX_DOCUMENT_BYTES} bytes")
     try:
         document = json.loads(response.content)
-    except ValueError:
+    except (ValueError, RecursionError):  # deep nesting raises RecursionError
         raise KeySetUnavailable(f"{what} at {response.request.url} is not valid JSON") from None
     if not isinstance(document, dict):
         raise KeySetUnavailable(f"{what} at {response.request.url} is not a JSON object")

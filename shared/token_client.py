@@ -226,7 +226,7 @@ class TokenClient(httpx.Auth):
             raise TokenRequestError("unreachable", f"could not reach {endpoint}: {type(exc).__name__} {exc}".rstrip()) from None
         try:
             return response, response.json()
-        except ValueError:
+        except (ValueError, RecursionError):  # deep nesting raises RecursionError
             return response, None
 
     async def _fetch(self, scope: str | None, resource: str | None) -> AccessToken:

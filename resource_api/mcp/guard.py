@@ -41,7 +41,7 @@ def scopes_needed(body: bytes, tool_scopes: Mapping[str, tuple[str, ...]]) -> tu
     """
     try:
         message = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # deep nesting raises RecursionError, not ValueError
         return ()
     needed: dict[str, None] = {}
     for item in message if isinstance(message, list) else [message]:

@@ -159,6 +159,12 @@ def test_unsigned_assertion_is_refused(key_service: RunningTokenService, inline_
     assert reason.startswith("client_assertion is signed with none, which is refused (an unsigned JWT)")
 
 
+def test_a_payload_nested_past_the_json_parser_is_refused(key_service: RunningTokenService, inline_client: tuple[str, ClientKey]) -> None:
+    header = b64(json.dumps({"alg": "ES256"}).encode())
+    reason = refused(token_request(key_service, f"{header}.{b64(b'[' * 5000)}.c2ln"))
+    assert reason.startswith("client_assertion cannot be decoded")
+
+
 def test_assertion_signed_by_another_key_is_refused(key_service: RunningTokenService, inline_client: tuple[str, ClientKey]) -> None:
     client_id, key = inline_client
     impostor = new_key("ES256")

@@ -108,7 +108,7 @@ def test_every_key_rule_is_refused_with_its_error(registrar: RegistrationService
     assert response.json()["error"] == error and names in response.json()["error_description"]
 
 
-@pytest.mark.parametrize("body", [b"not json", b"[1, 2]", b'"text"'])
+@pytest.mark.parametrize("body", [b"not json", b"[1, 2]", b'"text"', b"[" * 50_000])
 def test_a_body_that_is_not_a_metadata_object_is_refused(registrar: RegistrationService, body: bytes) -> None:
     response = httpx.post(f"{registrar.url}/register", content=body, headers={"Content-Type": "application/json"})
     assert response.status_code == 400 and response.json()["error"] == "invalid_client_metadata"

@@ -95,6 +95,7 @@ REFUSED: list[Any] = [
         id="bad-redirect-uri",
     ),
     pytest.param("/bad/missing.json", lambda url: Served(b"gone", "text/plain", status=404), "answered HTTP 404", id="not-found"),
+    pytest.param("/bad/nested.json", lambda url: Served(b"[" * 4000), "is not valid JSON", id="nested-past-the-parser"),
 ]
 
 

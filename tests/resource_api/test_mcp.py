@@ -160,6 +160,15 @@ async def test_garbage_is_answered_by_the_mcp_server_not_a_500(client: Client, i
     assert 400 <= response.status_code < 500
 
 
+async def test_deeply_nested_json_is_answered_not_a_500(client: Client, issuer: FakeIssuer) -> None:
+    # Python's json module raises RecursionError, not ValueError, past ~1 000 levels.
+    response = await client.post(
+        "/mcp", content=b"[" * 200_000, headers={**ACCEPT, **bearer(mcp_token(issuer, "notes:read")), "Content-Type": "application/json"}
+    )
+
+    assert 400 <= response.status_code < 500
+
+
 async def test_a_dpop_bound_token_works_at_mcp_with_its_proof(client: Client, issuer: FakeIssuer) -> None:
     key = DPoPKey.generate("ES256")
     token = issuer.mint(audience=MCP_RESOURCE, scope="notes:read", sub="alice", cnf={"jkt": key.jkt})

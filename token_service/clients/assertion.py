@@ -61,7 +61,7 @@ class UnverifiedAssertion:
         try:
             compact = jws.extract_compact(token.encode("ascii"))
             claims = json.loads(compact.payload)
-        except (JoseError, ValueError, UnicodeError):
+        except (JoseError, ValueError, UnicodeError, RecursionError):
             raise AssertionRefused("client_assertion cannot be decoded: its header or payload is not base64url JSON") from None
         if not isinstance(claims, dict):
             raise AssertionRefused("client_assertion's payload is not a JSON object of claims")

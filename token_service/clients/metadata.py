@@ -110,7 +110,7 @@ class ClientMetadata(BaseModel):
         if isinstance(value, str):
             try:
                 return json.loads(value)
-            except ValueError:
+            except (ValueError, RecursionError):
                 raise InvalidClientMetadata(
                     [MetadataProblem("jwks", 'is not valid JSON; give a JWK Set such as {"keys": [{"kty": "EC", ...}]}')]
                 ) from None

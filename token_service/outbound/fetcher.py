@@ -174,7 +174,7 @@ class OutboundFetcher:
                 raise OutboundRefused(f"{policy.what} at {url} is larger than the limit of {policy.max_bytes} bytes")
         try:
             data = json.loads(bytes(body))
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):  # deep nesting raises RecursionError
             raise OutboundRefused(f"{policy.what} at {url} is not valid JSON") from None
         if not isinstance(data, dict):
             raise OutboundRefused(f"{policy.what} at {url} is not a JSON object")

@@ -30,7 +30,7 @@ async def json_object(request: HttpRequest) -> dict[str, Any]:
         raise InvalidClientMetadataError(f"the client metadata is larger than {MAX_BODY_BYTES} bytes")
     try:
         data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # deep nesting raises RecursionError
         raise InvalidClientMetadataError("the body must be the client metadata as a JSON object (RFC 7591 §3.1)") from None
     if not isinstance(data, dict):
         raise InvalidClientMetadataError("the body must be a JSON object of client metadata (RFC 7591 §3.1)")

@@ -28,5 +28,5 @@ async def get_json(
         raise UpstreamUnavailableError(upstream, f"the {what} at {url} answered HTTP {response.status_code}")
     try:
         return response.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # deep nesting raises RecursionError
         raise UpstreamUnavailableError(upstream, f"the {what} at {url} is not JSON") from None
