@@ -6,7 +6,7 @@ Part 1 builds the status list token for 2^20 tokens with several shares of them 
 (compress + sign, as the token service does on every change) and prints its time and size.
 
 Part 2 hands out `--tokens` indices exactly as the token endpoint does (blocks reserved from
-the database, entries recorded by group commit) on a simulated clock that moves one second
+the database, entries written in batches) on a simulated clock that moves one second
 per 1 000 tokens, with 60 s access tokens: lists fill and roll over, expire, are dropped
 (410) and their entries purged. Resident memory is printed every tenth of the run; with
 lists expiring it stays flat instead of growing with the number of tokens issued.
@@ -79,19 +79,19 @@ async def soak(settings: TokenServiceSettings, tokens: int) -> list[list[object]
         for n in range(tokens):
             if n % 1000 == 0:
                 clock.advance(1)
-                await indices.persist()
+                await indices.flush()
             await indices.ready()
             claim = indices.assign(jti=f"j{n}", client_id="bench", user_id=f"u{n % 5000}", family_id=None, expires_at=int(clock()) + settings.access_token_ttl)
             lists_seen.add(claim["status_list"]["uri"])
             if n % 20_000 == 0:
-                await indices.persist()
+                await indices.flush()
                 await revocations.revoke_user(f"u{n % 5000}")  # some bits flip: lists rebuild
                 await published.sync()
                 purged += await store.purge(int(clock()))
             if n and n % max(tokens // 10, 1) == 0:
                 live = len(msgspec.json.decode(published.aggregation)["status_lists"])
                 rows.append([n, len(lists_seen), live, purged, f"{rss_mib():.1f}", f"{n / (time.perf_counter() - started):.0f}"])
-        await indices.persist()
+        await indices.flush()
     finally:
         await runtime.close()
     return rows

@@ -114,6 +114,8 @@ def create_app(settings: TokenServiceSettings, *, clock: Clock = system_clock) -
             yield
         finally:
             await services.status_lists.stop(publishing)
+            if services.token_endpoint_services.status_indices is not None:
+                await services.token_endpoint_services.status_indices.close()  # writes the entries still queued
             gc.unfreeze()  # an embedding process (tests) may start many apps: let this one's cycles go
             composition.bind(None)
             await runtime.close()

@@ -44,7 +44,7 @@ async def rollover_and_expiry(settings: TokenServiceSettings) -> None:
             seen.add(reference)
             if n % 3 == 1:
                 user1.add(reference)
-        await indices.persist()
+        await indices.flush()
         assert len(seen) == 2500  # never the same index twice
         uris = sorted({uri for uri, _ in seen})
         assert len(uris) == 3 and all(max(i for u, i in seen if u == uri) < 1024 for uri in uris)
@@ -86,7 +86,7 @@ async def resigning(settings: TokenServiceSettings) -> None:
         indices = StatusIndices(store, issuer=settings.issuer, block_size=16, clock=clock)
         await indices.ready()
         list_id = indices.assign(jti="j", client_id="c", user_id=None, family_id=None, expires_at=int(clock()) + 600)["status_list"]["uri"].rsplit("/", 1)[1]
-        await indices.persist()
+        await indices.flush()
         await published.sync()
         first = published.get(list_id)
         assert first is not None

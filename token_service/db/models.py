@@ -185,4 +185,23 @@ class StatusEntryRow(Base):
     user_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     family_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
+    # When the token was issued (rows written before migration 0009 have none).
+    issued_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     revoked_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class StatusFenceRow(Base):
+    """A revocation by token, refresh family, user or client, kept while tokens it covers may be unexpired.
+
+    Entries are written a moment after their tokens leave (status/indices.py); the instance
+    that writes them checks them against the fences, so a token issued before a revocation
+    is revoked even when its entry reached the database after the revocation's update.
+    """
+
+    __tablename__ = "status_fences"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    subject: Mapped[str] = mapped_column(String(200))
+    revoked_at: Mapped[int] = mapped_column(BigInteger, index=True)
+    expires_at: Mapped[int] = mapped_column(BigInteger, index=True)

@@ -71,9 +71,6 @@ async def token_endpoint(request: Request[Any, Any, State], token_endpoint_servi
     if status_indices is not None:
         await status_indices.ready()
     body = await grant(client, params, dpop_jkt=dpop_jkt)
-    if status_indices is not None:
-        # The token's status entry is stored before the token leaves: every revocation finds it.
-        await status_indices.persist()
     metrics.token_issued(grant_type, client.client_id)
     # A dynamic client's first token: it is in use, and its open registration no longer expires.
     await clients.note_token_issued(client)

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from token_service.db import sqlalchemy_internals
 from token_service.db.locks import lock_transitions
-from token_service.db.models import StatusEntryRow, StatusListRow
+from token_service.db.models import StatusEntryRow, StatusFenceRow, StatusListRow
 from token_service.settings import TokenServiceSettings
 
 # A reserved block's indices are given to tokens for at most this long.
@@ -61,6 +61,24 @@ class StatusEntry(NamedTuple):
     user_id: str | None
     family_id: str | None
     expires_at: int
+    issued_at: int
+
+
+class Fence(NamedTuple):
+    """A revocation an entry written later must still honour: what it named, and when."""
+
+    kind: str  # one of FENCE_KINDS
+    subject: str
+    revoked_at: int
+
+    def covers(self, entry: StatusEntry) -> bool:
+        if entry.issued_at > self.revoked_at:
+            return False  # issued after the revocation: not revoked by it
+        value = {"jti": entry.jti, "family": entry.family_id, "user": entry.user_id, "client": entry.client_id}[self.kind]
+        return value == self.subject
+
+
+FENCE_KINDS = ("jti", "family", "user", "client")
 
 
 class StatusListStore:
@@ -96,7 +114,7 @@ class StatusListStore:
             return IndexBlock(row.id, start, end, now + BLOCK_WINDOW)
 
     async def record(self, entries: list[StatusEntry]) -> None:
-        """One insert for every entry (the callers' group commit)."""
+        """One insert for every entry (the background writer's batch)."""
         if not entries:
             return
         if self._engine is not None:
@@ -105,8 +123,19 @@ class StatusListStore:
         async with self._sessions() as session, session.begin():
             await session.execute(insert(StatusEntryRow), [entry._asdict() for entry in entries])
 
-    async def revoke(self, condition: ColumnElement[bool], now: int) -> int:
-        """Flips the bits of every unexpired, unrevoked entry matching `condition`; returns how many."""
+    async def revoke(self, condition: ColumnElement[bool], fences: list[tuple[str, str]], now: int) -> int:
+        """Flips the bits of every unexpired, unrevoked entry matching `condition`; returns how many.
+
+        The fences (kind, subject) are committed first, in their own transaction: an entry
+        committed after this update ran is then checked against them by its writer
+        (`revoke_fenced`), so between the two every token issued before now is caught.
+        """
+        if fences:
+            expires_at = now + self._access_token_ttl + self._leeway  # tokens issued before now are gone by then
+            async with self._sessions() as session, session.begin():
+                await session.execute(
+                    insert(StatusFenceRow), [{"kind": kind, "subject": subject, "revoked_at": now, "expires_at": expires_at} for kind, subject in fences]
+                )
         live = (condition, StatusEntryRow.revoked_at.is_(None), StatusEntryRow.expires_at > now - self._leeway)
         async with self._sessions() as session, session.begin():
             # Writes first (SQLite: a read snapshot could not be upgraded to the write lock).
@@ -117,6 +146,34 @@ class StatusListStore:
             )
             result = await session.execute(update(StatusEntryRow).where(*live).values(revoked_at=now))
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    async def fences_since(self, since: int) -> list[Fence]:
+        """Fences of revocations at or after `since` (usually none: one indexed query)."""
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(StatusFenceRow.kind, StatusFenceRow.subject, StatusFenceRow.revoked_at).where(StatusFenceRow.revoked_at >= since)
+            )
+            return [Fence(*row) for row in rows]
+
+    async def revoke_fenced(self, entries: list[StatusEntry], now: int) -> int:
+        """Flips the bits of stored `entries` that a fence covers (they were written after its revocation)."""
+        if not entries:
+            return 0
+        fences = await self.fences_since(min(entry.issued_at for entry in entries))
+        covered = [entry for entry in entries if any(fence.covers(entry) for fence in fences)]
+        if not covered:
+            return 0
+        async with self._sessions() as session, session.begin():
+            for list_id in {entry.list_id for entry in covered}:
+                indices = [entry.idx for entry in covered if entry.list_id == list_id]
+                for start in range(0, len(indices), 500):  # within every driver's bound-parameter limit
+                    await session.execute(
+                        update(StatusEntryRow)
+                        .where(StatusEntryRow.list_id == list_id, StatusEntryRow.idx.in_(indices[start : start + 500]), StatusEntryRow.revoked_at.is_(None))
+                        .values(revoked_at=now)
+                    )
+                await session.execute(update(StatusListRow).where(StatusListRow.id == list_id).values(revision=StatusListRow.revision + 1))
+        return len(covered)
 
     async def lists(self, since: int) -> list[ListState]:
         """Every list whose tokens may still be valid after `since`."""
@@ -144,9 +201,10 @@ class StatusListStore:
             return [{"list_id": r.list_id, "idx": r.idx, "jti": r.jti, "revoked": r.revoked_at is not None} for r in rows.scalars()]
 
     async def purge(self, now: int) -> int:
-        """Drops entries of tokens that have expired (their bits no longer matter)."""
+        """Drops entries of tokens that have expired (their bits no longer matter), and spent fences."""
         async with self._sessions() as session, session.begin():
             result = await session.execute(delete(StatusEntryRow).where(StatusEntryRow.expires_at <= now - self._leeway))
+            await session.execute(delete(StatusFenceRow).where(StatusFenceRow.expires_at <= now))
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
@@ -157,12 +215,12 @@ class StatusListStore:
 # extra hops to aiosqlite's thread cost ~15 % (benchmarks/token_throughput.py --status-compare).
 # PostgreSQL: one statement in autocommit, one round trip.
 _RECORD_SQL = (
-    "INSERT INTO status_entries (list_id, idx, jti, client_id, user_id, family_id, expires_at) "
-    "SELECT * FROM unnest($1::varchar[], $2::bigint[], $3::varchar[], $4::varchar[], $5::varchar[], $6::varchar[], $7::bigint[])"
+    "INSERT INTO status_entries (list_id, idx, jti, client_id, user_id, family_id, expires_at, issued_at) "
+    "SELECT * FROM unnest($1::varchar[], $2::bigint[], $3::varchar[], $4::varchar[], $5::varchar[], $6::varchar[], $7::bigint[], $8::bigint[])"
 )
 # SQLite: executemany opens the transaction, commit ends it: two hops to aiosqlite's thread
 # (the pool's reset on return rolls back whatever a failure left open).
-_RECORD_SQLITE = "INSERT INTO status_entries (list_id, idx, jti, client_id, user_id, family_id, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
+_RECORD_SQLITE = "INSERT INTO status_entries (list_id, idx, jti, client_id, user_id, family_id, expires_at, issued_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 
 
 async def _record_with_asyncpg(engine: AsyncEngine, entries: list[StatusEntry]) -> None:

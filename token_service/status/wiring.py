@@ -28,7 +28,8 @@ def build_status(settings: TokenServiceSettings, runtime: Runtime, published: Pu
         return None
     store = status_list_store(runtime.db_sessions, settings)
     indices = StatusIndices(store, issuer=settings.issuer, block_size=settings.status_list_block, clock=runtime.clock, reserved=published.changed)
-    return StatusParts(indices, StatusRevocations(store, ttl=settings.status_list_ttl, clock=runtime.clock, changed=published.changed))
+    revocations = StatusRevocations(store, ttl=settings.status_list_ttl, clock=runtime.clock, changed=published.changed, pending=indices)
+    return StatusParts(indices, revocations)
 
 
 def revoke_client_tokens(refresh_tokens: RefreshTokens, revocations: StatusRevocations | None) -> Callable[[str], Awaitable[object]]:
