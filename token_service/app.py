@@ -35,7 +35,7 @@ from token_service.http.client_address import TrustedProxies
 from token_service.http.cors import AllowedOrigins
 from token_service.http.edge import edge
 from token_service.http.errors import EXCEPTION_HANDLERS
-from token_service.http.routes import backend_guard
+from token_service.http.routes import backend_check
 from token_service.observability.metrics import TokenServiceMetrics, metrics_endpoint, metrics_listener
 from token_service.pages import Branding, page_templates, stylesheet_route
 from token_service.registration.endpoints import ROUTES as REGISTRATION_ROUTES
@@ -161,7 +161,7 @@ def create_app(settings: TokenServiceSettings, *, clock: Clock = system_clock) -
         ],
         dependencies=composition.dependencies(),
         # Every route needs both backends unless its `opt` names fewer (http/routes.py).
-        guards=[backend_guard(lambda: composition.services.backends)],
+        before_request=backend_check(lambda: composition.services.backends),
         template_config=page_templates(brand),
         lifespan=[lifespan],
         state=State({"settings": settings, "metrics": metrics}),

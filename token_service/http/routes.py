@@ -1,4 +1,4 @@
-"""What a route declares about itself (Litestar route `opt`), read by the error registry and the backend guard.
+"""What a route declares about itself (Litestar route `opt`), read by the error registry and the backend check.
 
 Cross-cutting rules live here instead of in each handler: a route says whether a person
 or a program reads its errors, and which backends it cannot answer without. The default
@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
-from litestar.connection import ASGIConnection
+from litestar import Request
 from litestar.handlers.base import BaseRouteHandler
 
 from token_service.backends import BackendHealth
@@ -33,14 +33,19 @@ def route_options(handler: BaseRouteHandler | None) -> dict[str, Any]:
     return handler.opt if handler is not None else {}
 
 
-def backend_guard(
-    backends: Callable[[], BackendHealth],
-) -> Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], Awaitable[None]]:
-    """An app-level guard: every route needs both backends unless its `opt` says otherwise."""
+def backend_check(backends: Callable[[], BackendHealth]) -> Callable[[Request[Any, Any, Any]], Awaitable[None]]:
+    """An app-level `before_request` hook: every route needs both backends unless its `opt` says otherwise.
 
-    # Async although it never awaits: Litestar runs a sync guard in a worker thread, a
+    A hook, not a guard: Litestar hands each guard a `copy()` of the route handler, a
+    slotted object whose copy costs 8–9 µs of CPU per request (measured on `/token`);
+    the hook reads the handler the request already holds. It runs after routing and before
+    the handler's dependencies are resolved, and what it raises goes through the same
+    exception handlers. No route sets its own `before_request`, which would replace this one.
+    """
+
+    # Async although it never awaits: Litestar runs a sync hook in a worker thread, a
     # thread hop on every request (measured: ~0.3 ms of CPU and a wake-up per token).
-    async def require_backends(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
-        backends().require(handler.opt.get("backends", BOTH))
+    async def require_backends(request: Request[Any, Any, Any]) -> None:
+        backends().require(request.route_handler.opt.get("backends", BOTH))
 
     return require_backends
