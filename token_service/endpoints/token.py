@@ -68,9 +68,14 @@ async def token_endpoint(request: Request[Any, Any, State], token_endpoint_servi
     if grant_type not in client.grant_types:
         raise UnauthorizedClient(f"client {client.client_id!r} is not registered for grant_type {echo(grant_type)}")
     dpop_jkt = await dpop_proofs.key_of(request.headers.getall("dpop", []), client)
-    if status_indices is not None:
-        await status_indices.ready()
-    body = await grant(client, params, dpop_jkt=dpop_jkt)
+    if status_indices is None:
+        body = await grant(client, params, dpop_jkt=dpop_jkt)
+    else:
+        await status_indices.hold()
+        try:
+            body = await grant(client, params, dpop_jkt=dpop_jkt)
+        finally:
+            status_indices.release()
     metrics.token_issued(grant_type, client.client_id)
     # A dynamic client's first token: it is in use, and its open registration no longer expires.
     await clients.note_token_issued(client)

@@ -9,6 +9,7 @@ bearer tokens the caller holds (no `Access-Control-Allow-Credentials`).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable, Callable
@@ -22,18 +23,34 @@ REFRESH_SECONDS = 5.0
 
 
 class AllowedOrigins:
+    """The admitted origins, rebuilt by one query (shared by concurrent requests) once the
+    set is older than `REFRESH_SECONDS`. An origin the last set admits is answered at once
+    while the set is rebuilt; any other waits for the rebuild. While the database is away,
+    the last known set stays in force.
+    """
+
     def __init__(self, load: Callable[[], Awaitable[frozenset[str]]]) -> None:
         self._load = load
-        self._origins: frozenset[str] = frozenset()
+        self._origins: frozenset[str] | None = None
         self._loaded_at = float("-inf")
+        self._reloading: asyncio.Task[None] | None = None
+
+    async def _reload(self) -> None:
+        with contextlib.suppress(Exception):
+            self._origins = await self._load()
+            self._loaded_at = time.monotonic()
 
     async def allows(self, origin: str) -> bool:
-        if time.monotonic() - self._loaded_at > REFRESH_SECONDS:
-            # While the database is away, the last known set stays in force.
-            with contextlib.suppress(Exception):
-                self._origins = await self._load()
-                self._loaded_at = time.monotonic()
-        return origin in self._origins
+        stale = time.monotonic() - self._loaded_at > REFRESH_SECONDS
+        if stale and (self._reloading is None or self._reloading.done()):
+            self._reloading = asyncio.get_running_loop().create_task(self._reload())
+        if self._origins is not None and origin in self._origins:
+            return True
+        # Not admitted by the last set: a client registered since may admit it, so a stale
+        # set is rebuilt before answering no.
+        if stale and self._reloading is not None:
+            await asyncio.shield(self._reloading)
+        return self._origins is not None and origin in self._origins
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,8 @@
 A deployment has a handful of APIs, so the registry keeps all of them in one snapshot,
 reloaded at most every `CACHE_SECONDS`: /authorize and /token do not query the database per
 request, and a change made through another process (the CLI) is seen within that time.
+From `REFRESH_AHEAD_SECONDS` on, requests keep using the snapshot while one query reloads
+it in the background (the client registry explains why: clients/registry.py).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from token_service.db.models import ResourceRow
 from token_service.resources.model import Resource, ResourceConfig
 
 CACHE_SECONDS = 5.0
+REFRESH_AHEAD_SECONDS = 3.0
 
 
 class ResourceExistsError(ValueError):
@@ -39,6 +42,7 @@ class ResourceRegistry:
         self._snapshot: dict[str, Resource] | None = None
         self._loaded_at = -CACHE_SECONDS
         self._lock = asyncio.Lock()
+        self._reloading: asyncio.Task[dict[str, Resource]] | None = None
 
     async def get(self, identifier: str) -> Resource | None:
         return (await self.snapshot()).get(identifier)
@@ -53,8 +57,15 @@ class ResourceRegistry:
         return [merged[key] for key in sorted(merged)]
 
     async def _stored(self, *, fresh: bool = False) -> dict[str, Resource]:
-        if not fresh and self._snapshot is not None and time.monotonic() - self._loaded_at < CACHE_SECONDS:
-            return self._snapshot
+        if not fresh and self._snapshot is not None:
+            age = time.monotonic() - self._loaded_at
+            if age < REFRESH_AHEAD_SECONDS:
+                return self._snapshot
+            if age < CACHE_SECONDS:
+                if self._reloading is None or self._reloading.done():
+                    self._reloading = asyncio.get_running_loop().create_task(self._stored(fresh=True))
+                    self._reloading.add_done_callback(lambda task: None if task.cancelled() else task.exception())
+                return self._snapshot
         # Single flight: when the snapshot expires under load, one query reloads it and the
         # concurrent requests wait for that one.
         async with self._lock:

@@ -2,9 +2,13 @@
 
 `assign` is synchronous (it runs inside a refresh rotation, which must not touch the
 database): it takes the next index of a block this instance reserved beforehand and
-queues the entry saying which token holds it. `ready` (before a grant) makes sure a block
-is there, reserving the next one in the background while half of one is left, so a token
-request waits for the database only when an instance starts or runs dry.
+queues the entry saying which token holds it. `hold` (before a grant) makes sure an index
+is there for the request, counting the requests already between `hold` and `release`,
+and keeps a whole spare block reserved ahead, so a token request waits for the database
+only when an instance starts or runs dry. A whole block ahead, not half of one: under a
+saturated event loop each await of the reservation waits a full turn of every running
+request, and a reservation took 150-320 ms at 64 connections on one worker, longer than
+half a block lasted (measured; the pool ran dry, requests stalled ~0.5 s and some got 503).
 
 The queued entries are written by a background task every `FLUSH_SECONDS`, one insert for
 all of them: a token response costs no database round trip for its status. Writing them
@@ -58,7 +62,10 @@ class StatusIndices:
         self._reserved = reserved
         self._flush_seconds = flush_seconds
         self._issuer = issuer
-        self._low_water = max(block_size // 2, 1)
+        # Reserve the next block as soon as less than a whole one is left in memory.
+        self._low_water = block_size
+        # Requests between `hold` and `release`: each may still take an index.
+        self._holding = 0
         self._clock = clock
         self._blocks: deque[IndexBlock] = deque()
         self._reserving: asyncio.Task[None] | None = None
@@ -83,25 +90,47 @@ class StatusIndices:
             self._reserving.add_done_callback(lambda task: None if task.cancelled() else task.exception())
         return self._reserving
 
+    async def _ensure(self, extra: int) -> None:
+        """Waits until the indices in memory cover every holder plus `extra`; reserves the next
+        block in the background while less than a whole one is left beyond that."""
+        while True:
+            usable = self._usable(epoch_seconds(self._clock))
+            needed = self._holding + extra
+            if usable < self._low_water + needed:
+                reserving = self._start_reserving()
+            if usable >= needed:
+                return
+            await asyncio.shield(reserving)
+
     async def ready(self) -> None:
-        """At least one index is in memory (a block is reserved ahead while half of one is left)."""
-        now = epoch_seconds(self._clock)
-        first = self._blocks[0] if self._blocks else None
-        if first is not None and first.usable_until > now and first.end - first.next >= self._low_water:
-            return  # the usual case, without summing the blocks
-        usable = self._usable(now)
-        if usable >= self._low_water:
-            return
-        task = self._start_reserving()
-        if usable == 0:
-            await asyncio.shield(task)
+        """At least one index is in memory (for a caller that assigns right after, without awaiting)."""
+        await self._ensure(1)
+
+    async def hold(self) -> None:
+        """Before a grant that may issue a token: an index is kept for it until `release`.
+
+        Every request between `hold` and `release`, waiting or not, is counted (an index
+        it took stays counted until then, which only errs towards reserving early), so
+        requests that wait on something else before they assign (a database read, a
+        code) all find their index.
+        """
+        self._holding += 1
+        try:
+            await self._ensure(0)
+        except BaseException:
+            self._holding -= 1
+            raise
+
+    def release(self) -> None:
+        """After the grant, whether it issued a token or failed."""
+        self._holding -= 1
 
     def assign(self, *, jti: str, client_id: str, user_id: str | None, family_id: str | None, expires_at: int) -> dict[str, Any]:
         """The token's `status` claim; its entry is queued for the background writer."""
         blocks = self._blocks
         if not blocks or blocks[0].next >= blocks[0].end or blocks[0].usable_until <= epoch_seconds(self._clock):
             if self._usable(epoch_seconds(self._clock)) == 0:
-                # Only when more requests raced past `ready` than half a block holds.
+                # Only for a caller that assigns without `hold`, when the pool ran dry.
                 raise TemporarilyUnavailable("no token status index is reserved yet; retry shortly", retry_after=1)
         block = blocks[0]
         index = block.next
