@@ -76,7 +76,8 @@ def main() -> None:
         previous = cpu_us
     print(f"raw RSA-2048 signing (cryptography, one core): {raw:.0f} signs per CPU-second ({raw_us:.0f} µs each)\n")
     print(table(["server", "req/s", "CPU µs per token", "µs added to the row above (first: to raw)", "÷ raw signs/s"], rows))
-    print(f"\nthe 0.75 × target allows {raw_us / 0.75 - raw_us:.0f} µs of CPU per token beside the signature")
+    print(f"\nthe 0.60 × target (issue 18) allows {raw_us / 0.60 - raw_us:.0f} µs of CPU per token beside the signature; "
+          f"the minimal Litestar route already uses {measured[1][1] - raw_us:.0f}")
 
 
 if __name__ == "__main__":
