@@ -96,8 +96,9 @@ class StatusIndices:
         while True:
             usable = self._usable(epoch_seconds(self._clock))
             needed = self._holding + extra
-            if usable < self._low_water + needed:
-                reserving = self._start_reserving()
+            if usable >= self._low_water + needed:
+                return
+            reserving = self._start_reserving()
             if usable >= needed:
                 return
             await asyncio.shield(reserving)
