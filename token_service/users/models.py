@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from token_service.db.models import UserRow
 
@@ -20,6 +22,18 @@ class User:
     def from_row(cls, row: UserRow) -> User:
         return cls(
             id=row.id, username=row.username, name=row.name, email=row.email, email_verified=bool(row.email_verified), disabled=row.disabled_at is not None
+        )
+
+    @classmethod
+    def from_columns(cls, columns: Mapping[Any, Any]) -> User:
+        """From a Core row of the `users` table (its columns by name)."""
+        return cls(
+            id=columns["id"],
+            username=columns["username"],
+            name=columns["name"],
+            email=columns["email"],
+            email_verified=bool(columns["email_verified"]),
+            disabled=columns["disabled_at"] is not None,
         )
 
 
