@@ -97,3 +97,26 @@ async def test_unreachable_redis_raises_store_unavailable() -> None:
             await unreachable.get("anything")
     finally:
         await unreachable.close()
+
+
+async def test_consume_leaving_puts_the_marker_in_the_same_step(store: EphemeralStore) -> None:
+    await store.put("code:a", b"grant", 30)
+    assert await store.consume_leaving("code:a", "code-used:a", b"produced", 30) == b"grant"
+    assert await store.get("code:a") is None
+    assert await store.get("code-used:a") == b"produced"
+    # A second redemption gets nothing and leaves the first one's marker as it was.
+    assert await store.consume_leaving("code:a", "code-used:a", b"other", 30) is None
+    assert await store.get("code-used:a") == b"produced"
+
+
+async def test_consume_leaving_leaves_no_marker_for_an_unknown_key(store: EphemeralStore) -> None:
+    # A guessed or expired code must not make the store keep anything.
+    assert await store.consume_leaving("code:guessed", "code-used:guessed", b"produced", 30) is None
+    assert await store.get("code-used:guessed") is None
+
+
+async def test_concurrent_consume_leaving_gives_the_value_once(store: EphemeralStore) -> None:
+    await store.put("code:b", b"grant", 30)
+    results = await asyncio.gather(*(store.consume_leaving("code:b", "code-used:b", f"{i}".encode(), 30) for i in range(50)))
+    assert results.count(b"grant") == 1
+    assert results.count(None) == 49

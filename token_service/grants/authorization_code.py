@@ -13,8 +13,9 @@ from token_service.grants.pkce import verifier_matches
 from token_service.clock import Clock, epoch_seconds
 from token_service.resources.targets import ResourceTargets, split_resources
 from token_service.status import StatusRevocations
+from token_service.tokens.access import new_jti
 from token_service.tokens.denylist import AccessTokenDenyList
-from token_service.tokens.refresh import RefreshTokens
+from token_service.tokens.refresh import RefreshTokens, new_family_id
 from token_service.users.directory import UserDirectory
 
 log = logging.getLogger("token_service.grants")
@@ -66,7 +67,13 @@ class AuthorizationCodeGrant:
         verifier = params.get("code_verifier")
         if not verifier:
             raise InvalidRequest("code_verifier is required (PKCE, RFC 7636)")
-        grant = await self._codes.redeem(code)
+        # The ids of what this redemption issues are chosen before the code is consumed, so the
+        # consume records them in the same step (one store round trip, and a replay racing the
+        # issuance still revokes them). If a check below refuses the code, they name nothing,
+        # and revoking them on a replay changes nothing.
+        now = epoch_seconds(self._clock)
+        jti, family_id = new_jti(), new_family_id()
+        grant = await self._codes.redeem(code, {"family_id": family_id, "jti": jti, "exp": now + self._minter.access_token_ttl})
         if grant is None:
             if await self._revoke_replayed_code(code):
                 raise InvalidGrant("the authorization code was already used; the tokens issued from it are revoked")
@@ -90,10 +97,10 @@ class AuthorizationCodeGrant:
         scopes = frozenset(grant.scope.split())
         # RFC 8707 §2.2: the token request's `resource` picks one of those the user authorized.
         target = (await self._targets.rules()).for_token(client, split_resources(grant.resource), params.get("resource"), scopes)
-        family_id = None
         refresh_token = None
         if wants_refresh_token(client, scopes):
-            family_id, refresh_token = await self._refresh_tokens.start_family(
+            _, refresh_token = await self._refresh_tokens.start_family(
+                family_id=family_id,
                 client_id=client.client_id,
                 user_id=user.id,
                 scope=grant.scope,
@@ -113,7 +120,8 @@ class AuthorizationCodeGrant:
             nonce=grant.nonce,
             refresh_token=refresh_token,
             dpop_jkt=dpop_jkt,
-            family_id=family_id,
+            family_id=family_id if refresh_token is not None else None,
+            jti=jti,
+            now=now,
         )
-        await self._codes.record_result(code, {"family_id": family_id, "jti": issued.jti, "exp": issued.exp})
         return issued.response

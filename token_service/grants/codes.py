@@ -2,7 +2,8 @@
 
 Only a hash of the code keys the store. Redemption is an atomic consume, so of two
 parallel redemptions exactly one succeeds. A redeemed code leaves a marker naming what
-it produced, so a replay can revoke those tokens (RFC 6749 §4.1.2, RFC 9700 §4.5).
+it produces, written in the same atomic step, so a replay can revoke those tokens
+(RFC 6749 §4.1.2, RFC 9700 §4.5), even one that arrives while they are being issued.
 """
 
 from __future__ import annotations
@@ -46,17 +47,14 @@ class AuthorizationCodes:
         await self._store.put(f"code:{_hash(code)}", json.dumps(asdict(grant)).encode(), self._ttl)
         return code
 
-    async def redeem(self, code: str) -> CodeGrant | None:
+    async def redeem(self, code: str, produces: dict[str, Any]) -> CodeGrant | None:
+        """The code's grant, once; `produces` (the ids of the tokens this redemption will issue)
+        is what a later replay of the code finds and revokes."""
         if len(code) > 200:
             return None
-        raw = await self._store.consume(f"code:{_hash(code)}")
-        if raw is None:
-            return None
-        await self._store.put(f"code-used:{_hash(code)}", b"{}", REPLAY_MEMORY_SECONDS)
-        return CodeGrant(**json.loads(raw))
-
-    async def record_result(self, code: str, result: dict[str, Any]) -> None:
-        await self._store.put(f"code-used:{_hash(code)}", json.dumps(result).encode(), REPLAY_MEMORY_SECONDS)
+        hashed = _hash(code)
+        raw = await self._store.consume_leaving(f"code:{hashed}", f"code-used:{hashed}", json.dumps(produces).encode(), REPLAY_MEMORY_SECONDS)
+        return None if raw is None else CodeGrant(**json.loads(raw))
 
     async def replay_of(self, code: str) -> dict[str, Any] | None:
         """What a code produced when it was first redeemed, if it was."""

@@ -116,10 +116,13 @@ class TokenMinter:
         refresh_token: str | None,
         dpop_jkt: str | None,
         family_id: str | None = None,
+        jti: str | None = None,
+        now: int | None = None,
     ) -> IssuedAccess:
-        now = epoch_seconds(self._clock)
+        """`jti` and `now` are chosen here unless the caller reserved them (code redemption records them first)."""
+        now = epoch_seconds(self._clock) if now is None else now
         token_type, binding = token_type_and_binding(dpop_jkt)
-        jti = new_jti()
+        jti = jti or new_jti()
         # With `openid` the token is also good at our UserInfo endpoint (RFC 9068 §3: aud may list several).
         # A sign-in-only client's token is for UserInfo alone (resources/targets.py).
         also_userinfo = "openid" in scopes and audience != self._userinfo_audience

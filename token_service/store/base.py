@@ -4,6 +4,8 @@ Three implementations: a SQLite file (the default without Redis, shared by the w
 processes of one host), in-process (one worker: `dev`, `TOKEN_SERVICE_EPHEMERAL_STORE=memory`)
 and Redis (instances on several hosts). `consume` is the primitive that makes authorization codes and login
 state single-use: of any number of concurrent callers, exactly one gets the value.
+`consume_leaving` also leaves a marker behind in the same step (a redeemed code's record
+of what it produced, one round trip instead of two).
 """
 
 from __future__ import annotations
@@ -23,6 +25,11 @@ class EphemeralStore(Protocol):
     async def get(self, key: str) -> bytes | None: ...
 
     async def consume(self, key: str) -> bytes | None: ...
+
+    async def consume_leaving(self, key: str, marker_key: str, marker: bytes, marker_ttl: float) -> bytes | None:
+        """`consume`, and in the same atomic step, only if there was a value, put `marker` under
+        `marker_key`: no caller can see the value gone and the marker not yet there."""
+        ...
 
     async def delete(self, key: str) -> None: ...
 

@@ -132,6 +132,12 @@ class MemoryStore:
             budget.remove(key)
         return value
 
+    async def consume_leaving(self, key: str, marker_key: str, marker: bytes, marker_ttl: float) -> bytes | None:
+        value = await self.consume(key)
+        if value is not None:
+            await self.put(marker_key, marker, marker_ttl)
+        return value
+
     async def delete(self, key: str) -> None:
         self._budget(key).remove(key)
 

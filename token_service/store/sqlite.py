@@ -163,6 +163,19 @@ class SqliteStore:
 
         return self._run(run)
 
+    async def consume_leaving(self, key: str, marker_key: str, marker: bytes, marker_ttl: float) -> bytes | None:
+        def run(db: sqlite3.Connection) -> bytes | None:
+            now = self._clock()
+            # One write transaction (BEGIN IMMEDIATE): no other process runs between the delete and the marker.
+            with write_transaction(db):
+                row = db.execute("DELETE FROM entries WHERE key = ? AND expires > ? RETURNING value", (key, now)).fetchone()
+                if row is None:
+                    return None
+                self._write(db, marker_key, marker, now + marker_ttl, now)
+                return bytes(row[0])
+
+        return self._run(run)
+
     async def delete(self, key: str) -> None:
         self._run(lambda db: db.execute("DELETE FROM entries WHERE key = ?", (key,)))
 

@@ -33,6 +33,10 @@ from token_service.status import StatusRevocations
 from token_service.users.models import User
 
 
+
+def new_family_id() -> str:
+    return secrets.token_urlsafe(16)
+
 def is_transient_conflict(exc: DBAPIError) -> bool:
     text = str(exc.orig).lower() if exc.orig is not None else ""
     code = getattr(exc.orig, "sqlstate", None) or getattr(getattr(exc.orig, "__cause__", None), "sqlstate", None)
@@ -195,10 +199,12 @@ class RefreshTokens:
         auth_time: int,
         session_id_hash: str | None,
         dpop_jkt: str | None = None,
+        family_id: str | None = None,
     ) -> tuple[str, str]:
-        """A new family and its first token. Returns (family_id, token)."""
+        """A new family and its first token. Returns (family_id, token); `family_id` is chosen
+        here unless the caller reserved one (`new_family_id`)."""
         now = epoch_seconds(self._clock)
-        family_id = secrets.token_urlsafe(16)
+        family_id = family_id or new_family_id()
         token = new_refresh_token()
         family_expires = now + self._ttl
         async with self._sessions() as session, session.begin():
