@@ -25,10 +25,10 @@ class SlowReserve(StatusListStore):
         self.__dict__.update(real.__dict__)
         self.reservations = 0
 
-    async def reserve(self, now: int) -> IndexBlock:
+    async def reserve(self, now: int, blocks: int = 1) -> IndexBlock:
         self.reservations += 1
         await asyncio.sleep(0.05)
-        return await super().reserve(now)
+        return await super().reserve(now, blocks)
 
 
 async def one_grant(indices: StatusIndices, clock: FakeClock, n: int) -> tuple[str, int]:
@@ -60,6 +60,40 @@ async def crowd(settings: TokenServiceSettings) -> None:
         await asyncio.wait_for(indices.hold(), timeout=0.02)
         indices.release()
         assert store.reservations == reserved
+        await indices.flush()
+    finally:
+        await runtime.close()
+
+
+def test_the_reserve_grows_with_the_rate_so_requests_do_not_wait(make_settings: Any) -> None:
+    asyncio.run(steady_stream(make_settings(status_list_block=16)))
+
+
+async def steady_stream(settings: TokenServiceSettings) -> None:
+    clock = FakeClock()
+    runtime = await open_runtime(settings, migrate_now=True, clock=clock)
+    try:
+        store = SlowReserve(status_list_store(runtime.db_sessions, settings))
+        indices = StatusIndices(store, issuer=settings.issuer, block_size=16, clock=clock, flush_seconds=3600)
+        # ~2000 tokens/s against blocks of 16 (8 ms each) and reservations of 50 ms: a reserve of
+        # one block ahead runs dry on every block; one sized to the rate does not after warm-up.
+        waits: list[tuple[float, float]] = []
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+
+        async def client(n: int) -> None:
+            while loop.time() - started < 1.0:
+                before = loop.time()
+                await indices.hold()
+                waits.append((before - started, loop.time() - before))
+                indices.assign(jti=f"j{n}-{len(waits)}", client_id="c", user_id=None, family_id=None, expires_at=int(clock()) + 60)
+                indices.release()
+                await asyncio.sleep(0.005)
+
+        await asyncio.gather(*(client(n) for n in range(10)))
+        late = [wait for at, wait in waits if at > 0.3]
+        assert len(late) > 500
+        assert [wait for wait in late if wait > 0.02] == []
         await indices.flush()
     finally:
         await runtime.close()

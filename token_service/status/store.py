@@ -91,8 +91,9 @@ class StatusListStore:
         self._access_token_ttl = access_token_ttl
         self._leeway = leeway
 
-    async def reserve(self, now: int) -> IndexBlock:
-        """A block of indices no other instance has, from the newest list with room, or a new list."""
+    async def reserve(self, now: int, blocks: int = 1) -> IndexBlock:
+        """`blocks` blocks of indices at once (fewer when the list fills up) that no other instance
+        has, from the newest list with room, or a new list."""
         covers_until = now + BLOCK_WINDOW + self._access_token_ttl + self._leeway
         async with self._sessions() as session, session.begin():
             await lock_transitions(session, "status-lists", now=now)
@@ -108,7 +109,7 @@ class StatusListStore:
                 row = StatusListRow(id=secrets.token_hex(8), size=self._list_size, next_index=0, created_at=now, expires_at=covers_until, revision=0)
                 session.add(row)
             start = row.next_index
-            end = min(start + self._block_size, row.size)
+            end = min(start + self._block_size * blocks, row.size)
             row.next_index = end
             row.expires_at = max(row.expires_at, covers_until)
             return IndexBlock(row.id, start, end, now + BLOCK_WINDOW)
