@@ -9,6 +9,8 @@ were refused with 503 (seen at 64 connections on one worker). `hold` counts them
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from tests.support.clock import FakeClock
@@ -41,16 +43,24 @@ async def one_grant(indices: StatusIndices, clock: FakeClock, n: int) -> tuple[s
     return claim["status_list"]["uri"], claim["status_list"]["idx"]
 
 
+@asynccontextmanager
+async def slow_indices(settings: TokenServiceSettings) -> AsyncIterator[tuple[SlowReserve, StatusIndices, FakeClock]]:
+    """Indices in blocks of 16 whose reservations take 50 ms; entries are written only when flushed."""
+    clock = FakeClock()
+    runtime = await open_runtime(settings, migrate_now=True, clock=clock)
+    try:
+        store = SlowReserve(status_list_store(runtime.db_sessions, settings))
+        yield store, StatusIndices(store, issuer=settings.issuer, block_size=16, clock=clock, flush_seconds=3600), clock
+    finally:
+        await runtime.close()
+
+
 def test_concurrent_requests_beyond_a_block_all_get_distinct_indices(make_settings: Any) -> None:
     asyncio.run(crowd(make_settings(status_list_block=16)))
 
 
 async def crowd(settings: TokenServiceSettings) -> None:
-    clock = FakeClock()
-    runtime = await open_runtime(settings, migrate_now=True, clock=clock)
-    try:
-        store = SlowReserve(status_list_store(runtime.db_sessions, settings))
-        indices = StatusIndices(store, issuer=settings.issuer, block_size=16, clock=clock, flush_seconds=3600)
+    async with slow_indices(settings) as (store, indices, clock):
         # 100 requests at once against blocks of 16: none is refused, no index is handed out twice.
         claims = await asyncio.gather(*(one_grant(indices, clock, n) for n in range(100)))
         assert len(set(claims)) == 100
@@ -61,8 +71,6 @@ async def crowd(settings: TokenServiceSettings) -> None:
         indices.release()
         assert store.reservations == reserved
         await indices.flush()
-    finally:
-        await runtime.close()
 
 
 def test_the_reserve_grows_with_the_rate_so_requests_do_not_wait(make_settings: Any) -> None:
@@ -70,11 +78,7 @@ def test_the_reserve_grows_with_the_rate_so_requests_do_not_wait(make_settings: 
 
 
 async def steady_stream(settings: TokenServiceSettings) -> None:
-    clock = FakeClock()
-    runtime = await open_runtime(settings, migrate_now=True, clock=clock)
-    try:
-        store = SlowReserve(status_list_store(runtime.db_sessions, settings))
-        indices = StatusIndices(store, issuer=settings.issuer, block_size=16, clock=clock, flush_seconds=3600)
+    async with slow_indices(settings) as (_, indices, clock):
         # ~2000 tokens/s against blocks of 16 (8 ms each) and reservations of 50 ms: a reserve of
         # one block ahead runs dry on every block; one sized to the rate does not after warm-up.
         waits: list[tuple[float, float]] = []
@@ -95,5 +99,3 @@ async def steady_stream(settings: TokenServiceSettings) -> None:
         assert len(late) > 500
         assert [wait for wait in late if wait > 0.02] == []
         await indices.flush()
-    finally:
-        await runtime.close()
