@@ -10,7 +10,9 @@ with the fast path on and with the library's path put back, in alternating batch
   logging + structlog chain, on client_credentials;
 - the refresh rotation's statements on asyncpg itself (db/refresh_rotation.py) against
   the same Core statements through SQLAlchemy's execution layer, on refresh_token with
-  PostgreSQL (skipped when PostgreSQL is not on 127.0.0.1).
+  PostgreSQL (skipped when PostgreSQL is not on 127.0.0.1);
+- the user lookup on asyncpg itself (users/directory.py, db/asyncpg_statements.py) against
+  the same Core statement through SQLAlchemy, on authorization_code redemption with PostgreSQL.
 
 The STYLE rule: a fast path that gains under 5 % of its request is dropped.
 
@@ -22,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import hashlib
 import os
 import secrets
 import statistics
@@ -39,12 +42,14 @@ from benchmarks.support import table
 from benchmarks.token_throughput import drop_postgres, postgres_env
 from token_service.app import build_services, create_app
 from token_service.db.refresh_rotation import RotationStore
+from token_service.grants.codes import CodeGrant
 from token_service.observability import access_writer
 from token_service.observability.logging import configure_logging
 from token_service.observability.metrics import TokenServiceMetrics
 from token_service.runtime import open_runtime
 from token_service.settings import TokenServiceSettings, load_settings
 from token_service.tokens.signer import TokenSigner
+from token_service.users.directory import UserDirectory
 
 AUDIENCE = "http://127.0.0.1:8001"
 SECRET = secrets.token_urlsafe(32)
@@ -155,6 +160,21 @@ def sqlalchemy_rotation() -> Iterator[None]:
         yield
 
 
+@contextmanager
+def sqlalchemy_user_lookup() -> Iterator[None]:
+    original = UserDirectory.get
+
+    async def through_sqlalchemy(self: UserDirectory, user_id: str) -> Any:
+        saved, self._user_by_id = self._user_by_id, None
+        try:
+            return await original(self, user_id)
+        finally:
+            self._user_by_id = saved
+
+    with mock.patch.object(UserDirectory, "get", through_sqlalchemy):
+        yield
+
+
 def settings_for(data_dir: str, **extra: Any) -> TokenServiceSettings:
     clients = [
         {"client_id": "bench-machine", "client_secret": SECRET, "grant_types": ["client_credentials"], "scope": "notes:read", "audience": AUDIENCE},
@@ -199,6 +219,29 @@ async def refresh_rows(env: dict[str, str], count: int, rounds: int) -> list[lis
     return [row("asyncpg rotation statements vs SQLAlchemy execution", "refresh_token (PostgreSQL)", *rotation)]
 
 
+async def code_rows(env: dict[str, str], count: int, rounds: int) -> list[list[object]]:
+    settings = settings_for(tempfile.mkdtemp(prefix="bench-fast-"), **env)
+    runtime = await open_runtime(settings, migrate_now=True)
+    services = build_services(settings, runtime, TokenServiceMetrics())
+    user = await services.users.add_local_user("bench-" + secrets.token_hex(4), "bench-password-0123456789")
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
+    grant = CodeGrant(client_id="bench-app", redirect_uri="http://127.0.0.1:9/cb", code_challenge=challenge, nonce=None, user_id=user.id,
+                      scope="notes:read", resource=None, auth_time=0, session_id_hash=None)
+    codes = [await services.codes.issue(grant) for _ in range(count * rounds * 2 + 60)]
+    await runtime.close()
+    spent = iter(codes)
+    app = create_app(settings)
+    async with running(app):
+        def request() -> Awaitable[int]:
+            body = f"grant_type=authorization_code&code={next(spent)}&client_id=bench-app&redirect_uri=http://127.0.0.1:9/cb&code_verifier={verifier}"
+            return post(app, body.encode(), [])
+
+        await cpu_per_request(request, 50)
+        lookup = await a_b(request, sqlalchemy_user_lookup, count, rounds)
+    return [row("asyncpg user lookup vs SQLAlchemy Core", "authorization_code (PostgreSQL)", *lookup)]
+
+
 def row(name: str, request: str, fast: float, slow: float) -> list[object]:
     gain = (slow - fast) / slow
     verdict = "keep" if gain >= GAIN_FLOOR else f"drop (< {GAIN_FLOOR:.0%})"
@@ -217,9 +260,11 @@ def main() -> None:
             env = postgres_env()
         except OSError as exc:
             rows.append(["asyncpg rotation statements vs SQLAlchemy execution", "refresh_token", f"skipped: no PostgreSQL ({exc})", "", "", "", ""])
+            rows.append(["asyncpg user lookup vs SQLAlchemy Core", "authorization_code", f"skipped: no PostgreSQL ({exc})", "", "", "", ""])
         else:
             try:
                 rows += asyncio.run(refresh_rows({k: v for k, v in env.items() if "REDIS" not in k}, args.requests, args.rounds))
+                rows += asyncio.run(code_rows(env, args.requests, args.rounds))
             finally:
                 drop_postgres(env)
     load = os.getloadavg()

@@ -15,7 +15,8 @@ from tests.support.tcp_proxy import tcp_proxy
 from token_service.backends import is_backend_outage
 from token_service.db import engine as engine_module
 from token_service.db.engine import create_engine
-from token_service.db.refresh_rotation import RotationStore, _Compiled
+from token_service.db.asyncpg_statements import CompiledStatement
+from token_service.db.refresh_rotation import RotationStore
 from token_service.keys.sealing import new_kek_text
 from token_service.services import build_services
 from token_service.observability.metrics import TokenServiceMetrics
@@ -87,7 +88,7 @@ def test_a_rotation_on_a_dropped_connection_fails_as_an_outage_and_the_next_one_
                 assert await services.refresh_tokens.rotate(tokens[1], "app", build)
                 with pytest.raises(ProgrammingError) as wrong:  # an error of the statement, not the connection
                     async with RotationStore(runtime.engine).connect() as connection:
-                        await connection._fetchrow(_Compiled(text("SELECT no_such_column"), runtime.engine.dialect), {})  # type: ignore[attr-defined]
+                        await connection.driver.fetchrow(CompiledStatement(text("SELECT no_such_column"), runtime.engine.dialect), {})  # type: ignore[attr-defined]
                 assert not wrong.value.connection_invalidated and not is_backend_outage(wrong.value)
                 assert wrong.value.orig.sqlstate == "42703"  # type: ignore[union-attr]
                 assert await services.refresh_tokens.rotate(tokens[2], "app", build)

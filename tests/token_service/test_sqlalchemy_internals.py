@@ -13,10 +13,12 @@ from sqlalchemy.exc import DBAPIError
 
 from token_service.db import sqlalchemy_internals
 from token_service.db.write_lock import SqliteWriteLock
-from token_service.db.refresh_rotation import _LOAD, RotationStore, _Compiled, _CoreConnection
+from token_service.db.asyncpg_statements import CompiledStatement, asyncpg_connection
+from token_service.db.refresh_rotation import _LOAD, RotationStore, _CoreConnection
 from token_service.runtime import open_runtime
 from token_service.tokens.refresh import RefreshTokens, hash_token
-from token_service.users.directory import UserDirectory
+from token_service.users.directory import _USER_BY_ID, UserDirectory
+from token_service.users.models import User
 
 
 def test_the_sqlalchemy_internals_the_fast_path_uses_are_still_there() -> None:
@@ -58,13 +60,21 @@ def test_the_fast_path_reads_and_fails_exactly_like_sqlalchemy(make_settings: An
             assert core is not None and loaded is not None
             assert {name: loaded[name] for name in _LOAD.selected_columns.keys()} == dict(core)
 
+            # The user lookup: asyncpg's record and SQLAlchemy's row make the same User.
+            await users.set_disabled(user.id, True)
+            async with runtime.engine.connect() as connection:
+                row = (await connection.execute(_USER_BY_ID, {"user_id": user.id})).first()
+            assert row is not None
+            assert await users.get(user.id) == User.from_columns(row._mapping) == User(user.id, "alice", "Alice", None, False, disabled=True)
+            assert await users.get("u_nobody") is None
+
             for sql in FAILING_STATEMENTS:
                 with pytest.raises(DBAPIError) as theirs:
                     async with runtime.engine.connect() as connection:
                         await connection.execute(text(sql))
                 with pytest.raises(DBAPIError) as ours:
-                    async with store.connect() as fast:
-                        await fast._execute(_Compiled(text(sql), runtime.engine.dialect), {})  # type: ignore[attr-defined]
+                    async with asyncpg_connection(runtime.engine) as fast_connection:
+                        await fast_connection.execute(CompiledStatement(text(sql), runtime.engine.dialect), {})
                 assert type(ours.value) is type(theirs.value), sql
                 assert type(ours.value.orig) is type(theirs.value.orig), sql
                 assert ours.value.orig.sqlstate == theirs.value.orig.sqlstate, sql  # type: ignore[union-attr]

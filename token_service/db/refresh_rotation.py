@@ -8,11 +8,8 @@ backends claim by compare-and-set on `rotated_at`, so the semantics are the same
 - PostgreSQL (asyncpg): the claim is one statement (a data-modifying CTE feeding the INSERT),
   so every statement stands alone in autocommit, with no BEGIN or COMMIT round trips. The
   statements are compiled from the Core constructs below once and run on the pooled asyncpg
-  connection itself: SQLAlchemy's execution layer costs about 80 µs of CPU per statement
-  over asyncpg's 30 (measured), more than anything else in a rotation but the signature.
-  Errors come out translated as SQLAlchemy would raise them, and a connection found closed
-  is invalidated, not returned to the pool (the SQLAlchemy internals that takes are all in
-  db.sqlalchemy_internals).
+  connection itself (db.asyncpg_statements): SQLAlchemy's execution layer costs more than
+  anything else in a rotation but the signature.
 - SQLite: through SQLAlchemy Core; the claim and the insert run in one write transaction
   that starts with the claim (see db.engine on writing first).
 """
@@ -26,11 +23,8 @@ from typing import Any, Protocol
 from sqlalchemy import BigInteger, FromClause, Insert, String, Table, bindparam, exists, insert, select, update
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
-from sqlalchemy.pool import PoolProxiedConnection
-from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.expression import ClauseElement
 
-from token_service.db import sqlalchemy_internals
+from token_service.db.asyncpg_statements import AsyncpgConnection, CompiledStatement, asyncpg_connection, runs_on_asyncpg
 from token_service.db.models import Base
 from token_service.db.write_lock import SqliteWriteLock
 
@@ -159,73 +153,38 @@ class _CoreConnection:
             await self._connection.commit()
 
 
-class _Compiled:
-    """A Core statement compiled once for asyncpg: its SQL and the order of its $n parameters."""
-
-    def __init__(self, statement: ClauseElement, dialect: Dialect) -> None:
-        compiled = statement.compile(dialect=dialect)
-        assert isinstance(compiled, SQLCompiler)
-        self.sql = str(compiled)
-        self._names = tuple(compiled.positiontup or ())
-
-    def args(self, params: dict[str, Any]) -> list[Any]:
-        return [params[name] for name in self._names]
-
-
 class _AsyncpgStatements:
     def __init__(self, dialect: Dialect) -> None:
-        self.load = _Compiled(_LOAD, dialect)
-        self.claim_and_insert = _Compiled(_CLAIM_AND_INSERT, dialect)
-        self.is_unrotated = _Compiled(_IS_UNROTATED, dialect)
-        self.revoke_family = _Compiled(_REVOKE_FAMILY, dialect)
+        self.load = CompiledStatement(_LOAD, dialect)
+        self.claim_and_insert = CompiledStatement(_CLAIM_AND_INSERT, dialect)
+        self.is_unrotated = CompiledStatement(_IS_UNROTATED, dialect)
+        self.revoke_family = CompiledStatement(_REVOKE_FAMILY, dialect)
 
 
 class _AsyncpgConnection:
-    def __init__(self, pooled: PoolProxiedConnection, dialect: Dialect, statements: _AsyncpgStatements) -> None:
-        self._pooled = pooled
-        self._driver: Any = pooled.driver_connection  # an asyncpg.Connection, in autocommit
-        self._dialect = dialect
+    def __init__(self, connection: AsyncpgConnection, statements: _AsyncpgStatements) -> None:
+        self.driver = connection
         self._statements = statements
 
-    async def _fetchrow(self, statement: _Compiled, params: dict[str, Any]) -> Any:
-        try:
-            return await self._driver.fetchrow(statement.sql, *statement.args(params))
-        except Exception as error:
-            raise await self._translated(error, statement.sql) from error
-
-    async def _execute(self, statement: _Compiled, params: dict[str, Any]) -> str:
-        try:
-            return str(await self._driver.execute(statement.sql, *statement.args(params)))
-        except Exception as error:
-            raise await self._translated(error, statement.sql) from error
-
-    async def _translated(self, error: Exception, sql: str) -> Exception:
-        """`error` as SQLAlchemy raises it from a statement; a connection that closed is invalidated."""
-        invalidated = bool(self._driver.is_closed())
-        translated = sqlalchemy_internals.translated_error(self._pooled, self._dialect, error, sql, invalidated=invalidated)
-        if invalidated:
-            await sqlalchemy_internals.invalidate(self._pooled, error)
-        return translated
-
     async def load(self, token_hash: str) -> LoadedRow | None:
-        row: LoadedRow | None = await self._fetchrow(self._statements.load, {"token_hash": token_hash})
+        row: LoadedRow | None = await self.driver.fetchrow(self._statements.load, {"token_hash": token_hash})
         return row
 
     async def claim(self, *, token_hash: str, sealed: bytes, successor_hash: str, now: int, expires_at: int) -> bool:
-        status = await self._execute(self._statements.claim_and_insert, _claim_params(token_hash, sealed, successor_hash, now, expires_at))
+        status = await self.driver.execute(self._statements.claim_and_insert, _claim_params(token_hash, sealed, successor_hash, now, expires_at))
         return status == "INSERT 0 1"
 
     async def is_unrotated(self, token_hash: str) -> bool:
-        return await self._fetchrow(self._statements.is_unrotated, {"token_hash": token_hash}) is not None
+        return await self.driver.fetchrow(self._statements.is_unrotated, {"token_hash": token_hash}) is not None
 
     async def revoke_family(self, family_id: str, now: int) -> None:
-        await self._execute(self._statements.revoke_family, {"revoked_family_id": family_id, "now": now})
+        await self.driver.execute(self._statements.revoke_family, {"revoked_family_id": family_id, "now": now})
 
 
 class RotationStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
-        self._asyncpg = _AsyncpgStatements(engine.dialect) if engine.dialect.driver == "asyncpg" else None
+        self._asyncpg = _AsyncpgStatements(engine.dialect) if runs_on_asyncpg(engine) else None
         # SQLite has one writer at a time. Pooled connections that race for its write lock
         # wait in SQLite's busy handler, which sleeps in steps of up to 100 ms: at 8
         # concurrent refreshes that made a p99 over a second (benchmarks/token_throughput).
@@ -238,11 +197,5 @@ class RotationStore:
             async with self._engine.connect() as connection:
                 yield _CoreConnection(connection, self._write_lock)
             return
-        # Checked out of the same pool as every other statement (with its idle ping), but
-        # without a SQLAlchemy Connection around it; no transaction is ever open on it.
-        pooled = await self._engine.raw_connection()
-        try:
-            yield _AsyncpgConnection(pooled, self._engine.dialect, self._asyncpg)
-        finally:
-            # Also after a cancelled statement: asyncpg finishes cancelling it before its next use.
-            await sqlalchemy_internals.release(pooled)
+        async with asyncpg_connection(self._engine) as connection:
+            yield _AsyncpgConnection(connection, self._asyncpg)

@@ -20,6 +20,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from token_service.db import sqlalchemy_internals
+from token_service.db.asyncpg_statements import CompiledStatement, asyncpg_connection
 from token_service.db.locks import lock_transitions
 from token_service.db.models import StatusEntryRow, StatusFenceRow, StatusListRow
 from token_service.settings import TokenServiceSettings
@@ -226,19 +227,8 @@ _RECORD_SQLITE = "INSERT INTO status_entries (list_id, idx, jti, client_id, user
 
 async def _record_with_asyncpg(engine: AsyncEngine, entries: list[StatusEntry]) -> None:
     columns = [list(column) for column in zip(*entries)]
-    pooled = await engine.raw_connection()
-    try:
-        driver: Any = pooled.driver_connection
-        try:
-            await driver.execute(_RECORD_SQL, *columns)
-        except Exception as error:
-            invalidated = bool(driver.is_closed())
-            translated = sqlalchemy_internals.translated_error(pooled, engine.dialect, error, _RECORD_SQL, invalidated=invalidated)
-            if invalidated:
-                await sqlalchemy_internals.invalidate(pooled, error)
-            raise translated from error
-    finally:
-        await sqlalchemy_internals.release(pooled)
+    async with asyncpg_connection(engine) as connection:
+        await connection.execute(CompiledStatement(_RECORD_SQL, engine.dialect), {}, *columns)
 
 
 async def _record_with_aiosqlite(engine: AsyncEngine, entries: list[StatusEntry]) -> None:
