@@ -1,6 +1,6 @@
-"""The asyncpg fast path of refresh rotation leans on SQLAlchemy internals (one module,
+"""The asyncpg fast paths (refresh rotation, the user lookup) lean on SQLAlchemy internals (one module,
 token_service/db/sqlalchemy_internals.py): an upgrade that changes one fails here, by name,
-and what the fast path reads and raises matches SQLAlchemy's own path on the same database."""
+and what the fast paths read and raise matches SQLAlchemy's own path on the same database."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Every use of SQLAlchemy beyond its public API, in one place.
 
-The asyncpg fast path of refresh rotation (`db.refresh_rotation`) runs statements on the
-pooled asyncpg connection itself, and then has to do three things SQLAlchemy does inside
+The asyncpg fast paths (`db.asyncpg_statements`: refresh rotation, the user lookup, status
+entry inserts) run statements on the pooled asyncpg connection itself, and then has to do three things SQLAlchemy does inside
 its execution layer: turn a driver error into the exception SQLAlchemy would raise, and
 invalidate or release the pooled connection from async code. Each needs an internal:
 
@@ -66,8 +66,8 @@ def problems() -> list[str]:
 
     found = []
     fix = (
-        "token_service/db/sqlalchemy_internals.py relies on it for the asyncpg fast path of refresh rotation; "
-        "adapt that module (or drop the fast path) and then update the pin in pyproject.toml"
+        "token_service/db/sqlalchemy_internals.py relies on it for the asyncpg fast paths (db/asyncpg_statements.py); "
+        "adapt that module (or drop the fast paths) and then update the pin in pyproject.toml"
     )
     low, high = (_version(bound.lstrip("<>=")) for bound in SUPPORTED)
     installed = _version(sqlalchemy.__version__)
