@@ -106,7 +106,7 @@ class TokenServiceSettings(BaseSettings):
         1 << 20, ge=1024, le=1 << 24, description="Entries (bits) per status list before a new list is started; 1 M entries are 128 KiB uncompressed."
     )
     status_list_block: int = Field(
-        1024, ge=16, le=65536, description="Status indices an instance reserves from the database at once; tokens take them from memory."
+        1024, ge=16, le=65536, description="Status indices per reserved block; an instance keeps a block, or 2 s of its recent rate if more, reserved ahead, and tokens take them from memory."
     )
     key_rotation_period: int = Field(
         90 * 86400, ge=0, description="A signing key signs this long before the next one takes over, seconds; 0 = rotate only by hand."
