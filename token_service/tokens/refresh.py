@@ -3,23 +3,18 @@
 Reuse of a rotated token revokes the whole family, except the immediate predecessor
 within a short grace window: it gets the very same successor pair back, so two tabs
 refreshing at once do not sign the user out. That pair is stored encrypted under a key
-derived from the predecessor token itself, so only its holder can read it.
+derived from the predecessor token itself, so only its holder can read it (`refresh_successor`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -30,12 +25,13 @@ from token_service.db.refresh_rotation import LoadedRow, RotationConnection, Rot
 from token_service.errors import InvalidDPoPProof, InvalidGrant
 from token_service.settings import TokenServiceSettings
 from token_service.status import StatusRevocations
+from token_service.tokens.refresh_successor import open_successor, seal_successor
 from token_service.users.models import User
-
 
 
 def new_family_id() -> str:
     return secrets.token_urlsafe(16)
+
 
 def is_transient_conflict(exc: DBAPIError) -> bool:
     text = str(exc.orig).lower() if exc.orig is not None else ""
@@ -49,22 +45,6 @@ def hash_token(token: str) -> str:
 
 def new_refresh_token() -> str:
     return secrets.token_urlsafe(32)
-
-
-def _grace_key(token: str) -> bytes:
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"token-service refresh grace").derive(token.encode())
-
-
-def seal_successor(old_token: str, response: dict[str, Any]) -> bytes:
-    nonce = secrets.token_bytes(12)
-    return nonce + AESGCM(_grace_key(old_token)).encrypt(nonce, json.dumps(response).encode(), None)
-
-
-def open_successor(old_token: str, sealed: bytes) -> dict[str, Any] | None:
-    try:
-        return dict(json.loads(AESGCM(_grace_key(old_token)).decrypt(sealed[:12], sealed[12:], None)))
-    except (InvalidTag, ValueError):
-        return None
 
 
 class ReusedRefreshToken(InvalidGrant):
