@@ -19,6 +19,7 @@ from uvicorn.supervisors import Multiprocess
 from token_service.app import create_app
 from token_service.diagnostics.local_database import describe_database
 from token_service.http.read_deadlines import ServeConfig
+from token_service.http.worker_listeners import address_for_workers
 from token_service.observability.logging import configure_logging
 from token_service.observability.metrics import MULTIPROCESS_DIR
 from token_service.runtime import open_runtime
@@ -67,7 +68,7 @@ def check_workers(settings: TokenServiceSettings, workers: int) -> None:
 
 def start_line(settings: TokenServiceSettings, workers: int, host: str, port: int) -> str:
     """What `serve` runs on, printed once at start (operators size and debug from it)."""
-    process = "worker process" if workers == 1 else "worker processes"
+    process = "worker process" if workers == 1 else "worker processes, each with its own listening socket,"
     return (
         f"token-service: {workers} {process} on http://{host}:{port} ({usable_cores()} cores), "
         "signing on each worker's event loop (no signing threads); "
@@ -103,8 +104,10 @@ def server_config(settings: TokenServiceSettings, app: Any, *, host: str, port: 
     )
 
 
-def bind(host: str, port: int) -> socket.socket:
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+def bind(host: str, port: int, *, per_worker: bool = False) -> socket.socket:
+    """The listening address; `per_worker`: each worker process listens on a socket of its own (see worker_listeners)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = address_for_workers(family) if per_worker else socket.socket(family)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
@@ -128,7 +131,7 @@ def serve(settings: TokenServiceSettings, *, host: str | None, port: int | None,
     warn_about_uvicorn_proxy_setting()
     asyncio.run(preflight(settings, migrate_now=migrate_now))
     listen_host, listen_port = host or settings.host, port or settings.port
-    sockets = [bind(listen_host, listen_port)]
+    sockets = [bind(listen_host, listen_port, per_worker=count > 1)]
     print(start_line(settings, count, listen_host, listen_port), flush=True)
     if settings.metrics_port is not None:
         # Same processes, same app, its own socket: the app answers /metrics only there.

@@ -13,8 +13,8 @@ from tests.support.serve_process import CLIENT_ID, USERNAME, running_serve
 
 
 def fresh_connection_browser() -> Browser:
-    # A new TCP connection per request: the kernel hands each to whichever worker accepts
-    # it first, so one sign-in's steps land on different workers.
+    # A new TCP connection per request: the kernel hands each to one worker's listening
+    # socket by a hash of its addresses, so one sign-in's steps land on different workers.
     browser = Browser()
     browser.http = httpx.Client(follow_redirects=False, timeout=10, limits=httpx.Limits(max_keepalive_connections=0))
     return browser

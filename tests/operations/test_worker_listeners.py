@@ -1,0 +1,71 @@
+"""`serve` with several workers gives each worker a listening socket of its own
+(SO_REUSEPORT), so that keep-alive connections opened together reach every worker instead
+of whichever worker woke first (token_service/http/worker_listeners.py)."""
+
+from __future__ import annotations
+
+import socket
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from tests.support.serve_process import running_serve
+
+pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="reads the listening sockets from /proc/net/tcp (Linux)")
+
+TCP_LISTEN = "0A"
+
+
+def listening_sockets(port: int) -> int:
+    rows = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    return sum(1 for row in rows if row.split()[1].endswith(f":{port:04X}") and row.split()[3] == TCP_LISTEN)
+
+
+def connections_per_worker(serve_pid: int, port: int) -> list[int]:
+    """Established connections on `port` per worker (a child listening on it; not multiprocessing's resource tracker)."""
+    counts = []
+    for child in psutil.Process(serve_pid).children():
+        mine = [c for c in child.net_connections(kind="tcp") if c.laddr and c.laddr.port == port]
+        if any(c.status == psutil.CONN_LISTEN for c in mine):
+            counts.append(sum(1 for c in mine if c.status == psutil.CONN_ESTABLISHED))
+    return counts
+
+
+def test_keep_alive_connections_opened_together_reach_both_workers(tmp_path: Path) -> None:
+    with running_serve(tmp_path, workers=2) as serve:
+        # serve answers once one worker is up; the other may still be importing.
+        deadline = time.monotonic() + 60
+        while listening_sockets(serve.port) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert listening_sockets(serve.port) == 2
+        clients = [socket.create_connection(("127.0.0.1", serve.port)) for _ in range(32)]
+        try:
+            deadline = time.monotonic() + 20
+            while sum(spread := connections_per_worker(serve.process.pid, serve.port)) < 32 and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert sorted(spread) != [0, 32], f"all 32 connections on one worker: {spread}"
+            assert len(spread) == 2 and min(spread) >= 1, spread
+        finally:
+            for client in clients:
+                client.close()
+
+
+def test_one_worker_listens_on_the_one_socket(tmp_path: Path) -> None:
+    with running_serve(tmp_path, workers=1) as serve:
+        assert listening_sockets(serve.port) == 1
+
+
+def test_a_port_in_use_stops_a_multi_worker_start_with_the_setting_named(tmp_path: Path) -> None:
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+    try:
+        with pytest.raises(AssertionError) as stopped, running_serve(tmp_path, {"TOKEN_SERVICE_PORT": str(port)}, workers=2):
+            pass
+    finally:
+        taken.close()
+    assert f"cannot listen on 127.0.0.1:{port}" in str(stopped.value)
