@@ -1,6 +1,6 @@
 """How close to raw RSA signing any Python token endpoint on this stack can get.
 
-    uv run python -m benchmarks.framework_floor [--seconds 8]
+    uv run python -m benchmarks.framework_floor [--seconds 8] [--latency]
 
 Serves, one after the other under uvicorn with the options `token-service serve` uses
 (httptools, uvloop, no access log, no Server header), and loads with wrk at 16 connections:
@@ -12,6 +12,11 @@ Serves, one after the other under uvicorn with the options `token-service serve`
 
 Each row prints tokens per server CPU-second ÷ the raw RSA-2048 signing rate of one core
 measured in the same run, and the CPU µs per token the layer adds to the row above.
+
+`--latency` adds the latency floor: the minimal Litestar route and the token service, each
+with a worker per core and a listening socket per worker (`benchmarks.floor_serve`, as
+`serve` runs), at 16 and 64 connections, beside connections ÷ throughput (Little's law:
+the mean latency any server reaches at that throughput).
 Needs wrk (`apt-get install wrk`).
 """
 
@@ -30,10 +35,13 @@ FORM = 'wrk.method = "POST"\nwrk.path = "/token"\nwrk.body = "grant_type=client_
 
 
 @contextmanager
-def reference_app(name: str) -> Iterator[Server]:
+def reference_app(name: str, *, every_core: bool = False) -> Iterator[Server]:
+    """One worker under uvicorn; `every_core`: served as `serve` serves (benchmarks.floor_serve)."""
     port = free_port()
     command = [str(BIN / "uvicorn"), f"benchmarks.floor_apps:{name}", "--port", str(port), "--http", "httptools", "--loop", "uvloop",
                "--no-access-log", "--no-server-header", "--log-level", "warning"]
+    if every_core:
+        command = [str(BIN / "python"), "-m", "benchmarks.floor_serve", name, str(port)]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -59,6 +67,7 @@ def per_token_cpu(server: Server, script: str, seconds: float) -> tuple[float, f
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=8)
+    parser.add_argument("--latency", action="store_true", help="also latency at 16 and 64 connections with a worker per core")
     args = parser.parse_args()
     raw = raw_sign_rate()
     raw_us = 1e6 / raw
@@ -78,6 +87,32 @@ def main() -> None:
     print(table(["server", "req/s", "CPU µs per token", "µs added to the row above (first: to raw)", "÷ raw signs/s"], rows))
     print(f"\nthe 0.60 × target (issue 18) allows {raw_us / 0.60 - raw_us:.0f} µs of CPU per token beside the signature; "
           f"the minimal Litestar route already uses {measured[1][1] - raw_us:.0f}")
+    if args.latency:
+        print("\n" + latency_table(args.seconds))
+
+
+def latency_row(label: str, server: Server, script: str, connections: int, seconds: float) -> list[object]:
+    run_wrk(server.url, script, connections=connections, seconds=2)
+    before = server.cpu_seconds()
+    result = run_wrk(server.url, script, connections=connections, seconds=seconds)
+    cpu_us = (server.cpu_seconds() - before) / max(1, result.requests) * 1e6
+    # Little's law: with every connection always waiting for its answer, the mean latency is
+    # connections ÷ throughput, whatever the server does; the tail sits above it.
+    return [label, connections, result.rate, cpu_us, connections / result.rate * 1e3, result.p50_ms, result.p90_ms, result.p99_ms,
+            result.non2xx + result.errors]
+
+
+def latency_table(seconds: float) -> str:
+    """Latency at 16 and 64 connections of the minimal Litestar route and the token service,
+    both with a worker per core and a listening socket per worker (as `serve` runs)."""
+    rows: list[list[object]] = []
+    with reference_app("litestar_route", every_core=True) as server:
+        rows += [latency_row("minimal Litestar route, a worker per core", server, FORM, c, seconds) for c in (16, 64)]
+    with token_service({"TOKEN_SERVICE_LOG_FORMAT": "json"}, workers=None) as server:
+        client = json.loads(server.cli("clients", "add", "--grant", "client_credentials", "--scope", "notes:read", "--audience", AUDIENCE))
+        script = client_credentials_script(client["client_id"], client["client_secret"])
+        rows += [latency_row("token service (serve's default workers)", server, script, c, seconds) for c in (16, 64)]
+    return table(["server", "conns", "req/s", "CPU µs per token", "conns ÷ req/s ms", "p50 ms", "p90 ms", "p99 ms", "failed"], rows)
 
 
 if __name__ == "__main__":
