@@ -90,38 +90,9 @@ def make_dpop_proofs(token_endpoint: str, count: int) -> Path:
     return Path(name)
 
 
-def make_refresh_tokens(server: Server, client_id: str, count: int) -> Path:
-    """Refresh-token families made directly in the service's database (a login per token would dominate)."""
-    code = f"""
-import asyncio, sys
-from token_service.settings import load_settings
-from token_service.services import build_services
-from token_service.observability.metrics import TokenServiceMetrics
-from token_service.runtime import open_runtime
-async def main():
-    settings = load_settings()
-    runtime = await open_runtime(settings)
-    services = build_services(settings, runtime, TokenServiceMetrics())
-    try:
-        user = await services.users.add_local_user("bench-" + "{secrets.token_hex(4)}", "bench-password-123")
-        for _ in range({count}):
-            _, token = await services.refresh_tokens.start_family(client_id="{client_id}", user_id=user.id, scope="notes:read", resource=None, auth_time=0, session_id_hash=None)
-            print(token)
-    finally:
-        await runtime.close()
-asyncio.run(main())
-"""
-    result = subprocess.run([str(BIN / "python"), "-c", code], env=server.env, capture_output=True, text=True, check=True)
-    path = Path(tempfile.mkstemp(suffix=".txt")[1])
-    path.write_text(result.stdout)
-    return path
-
-
-def rotation_cpu_us(server: Server, client_id: str, count: int) -> float:
-    """CPU µs of one refresh rotation without HTTP or a signature, in a tight loop: hash,
-    load and check the token, seal the successor response, claim it and insert the successor
-    (`RefreshTokens.rotate` with a response built without signing). What a refresh must do
-    beyond what a client_credentials token costs, so their sum is the refresh grant's floor."""
+def with_services(server: Server, body: str) -> str:
+    """Runs `body` (statements indented 8 spaces; `services` and a fresh local `user` in scope)
+    in a process of its own on the server's settings and database; returns what it prints."""
     code = f"""
 import time, uvloop
 from token_service.settings import load_settings
@@ -134,6 +105,31 @@ async def main():
     services = build_services(settings, runtime, TokenServiceMetrics())
     try:
         user = await services.users.add_local_user("bench-" + "{secrets.token_hex(4)}", "bench-password-123")
+{body}
+    finally:
+        await runtime.close()
+uvloop.run(main())  # the event loop serve runs on
+"""
+    return subprocess.run([str(BIN / "python"), "-c", code], env=server.env, capture_output=True, text=True, check=True).stdout
+
+
+def make_refresh_tokens(server: Server, client_id: str, count: int) -> Path:
+    """Refresh-token families made directly in the service's database (a login per token would dominate)."""
+    made = with_services(server, f"""
+        for _ in range({count}):
+            _, token = await services.refresh_tokens.start_family(client_id="{client_id}", user_id=user.id, scope="notes:read", resource=None, auth_time=0, session_id_hash=None)
+            print(token)""")
+    path = Path(tempfile.mkstemp(suffix=".txt")[1])
+    path.write_text(made)
+    return path
+
+
+def rotation_cpu_us(server: Server, client_id: str, count: int) -> float:
+    """CPU µs of one refresh rotation without HTTP or a signature, in a tight loop: hash,
+    load and check the token, seal the successor response, claim it and insert the successor
+    (`RefreshTokens.rotate` with a response built without signing). What a refresh must do
+    beyond what a client_credentials token costs, so their sum is the refresh grant's floor."""
+    return float(with_services(server, f"""
         tokens = [(await services.refresh_tokens.start_family(client_id="{client_id}", user_id=user.id, scope="notes:read", resource=None,
                                                               auth_time=0, session_id_hash=None))[1] for _ in range({count})]
         unsigned = "e" * 700  # about the size of the access token a refresh returns
@@ -143,13 +139,7 @@ async def main():
         start = time.process_time()
         for token in tokens[50:]:
             await services.refresh_tokens.rotate(token, "{client_id}", build)
-        print((time.process_time() - start) / (len(tokens) - 50) * 1e6)
-    finally:
-        await runtime.close()
-uvloop.run(main())  # the event loop serve runs on
-"""
-    result = subprocess.run([str(BIN / "python"), "-c", code], env=server.env, capture_output=True, text=True, check=True)
-    return float(result.stdout.strip())
+        print((time.process_time() - start) / (len(tokens) - 50) * 1e6)"""))
 
 
 REDIRECT_URI = "http://127.0.0.1:9/cb"
