@@ -8,9 +8,11 @@ PostgreSQL + Redis. Both servers run for the whole comparison and wrk loads one 
 time, alternating which goes first in each round. Printed per configuration and
 connection count: the throughput ratio, tokens per server CPU-second of each as a
 fraction of the raw RSA-2048 signing rate of one core measured in the same run, and
-p50/p99 of each.
+p50/p99 of each. Last, the same against the floor: the smallest Litestar route that only
+signs a token of the same kind (no authentication, no logging), served as `serve` serves
+(a worker per core, a socket per worker): the ratio no token endpoint on this stack can pass.
 
-    uv run python -m benchmarks.peer_oidc_provider [--seconds 10] [--rounds 2] [--backend sqlite|postgres|both]
+    uv run python -m benchmarks.peer_oidc_provider [--seconds 10] [--rounds 2] [--backend sqlite|postgres|both] [--no-floor]
 
 Needs wrk (`apt-get install wrk`), Node.js with npm, and for the PostgreSQL + Redis part
 both on 127.0.0.1.
@@ -22,22 +24,25 @@ import argparse
 import base64
 import json
 import os
+import secrets
 import shutil
 import subprocess
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
 from benchmarks.support import ROOT, Server, WrkResult, free_port, raw_sign_rate, run_wrk, table, token_service, wait_until_ready
+from benchmarks.framework_floor import reference_app
 from benchmarks.token_throughput import client_credentials_script, drop_postgres, postgres_env
 
 PEER_DIR = ROOT / "benchmarks" / "peer"
 AUDIENCE = "http://127.0.0.1:8001"
 SCOPE = "notes:read"
 CONNECTIONS = (16, 64)
+FLOOR = "floor: minimal Litestar route"
 
 
 def install_peer() -> None:
@@ -113,22 +118,36 @@ def measure(server: Server, script: str, connections: int, seconds: float) -> tu
     return result, server.cpu_seconds() - before
 
 
-def compare(name: str, env: dict[str, str], args: argparse.Namespace, raw: float) -> list[list[object]]:
+@contextmanager
+def our_service(env: dict[str, str]) -> Iterator[tuple[Server, str, str]]:
+    """`token-service serve` with its default workers and one client_credentials client."""
     with token_service(env, workers=None) as ours:
         client = json.loads(ours.cli("clients", "add", "--grant", "client_credentials", "--scope", SCOPE, "--audience", AUDIENCE))
-        client_id, secret = client["client_id"], client["client_secret"]
-        with peer_server(client_id, secret) as peer:
-            servers = {"ours": ours, "peer": peer}
-            script = client_credentials_script(client_id, secret, SCOPE)
-            for server in servers.values():
+        yield ours, client["client_id"], client["client_secret"]
+
+
+@contextmanager
+def floor_route() -> Iterator[tuple[Server, str, str]]:
+    """The minimal Litestar route that only signs (benchmarks.floor_apps), served as `serve`
+    serves: what any token endpoint on this stack could reach at best."""
+    with reference_app("litestar_route", every_core=True) as floor:
+        yield floor, "floor-client", secrets.token_urlsafe(32)
+
+
+def compare(name: str, ours_cm: AbstractContextManager[tuple[Server, str, str]], args: argparse.Namespace, raw: float) -> list[list[object]]:
+    with ours_cm as (ours, client_id, secret), peer_server(client_id, secret) as peer:
+        servers = {"ours": ours, "peer": peer}
+        script = client_credentials_script(client_id, secret, SCOPE)
+        for who, server in servers.items():
+            if not (who == "ours" and name == FLOOR):  # the floor signs a fixed token of the same size and kind
                 check_token(server.url, client_id, secret)
-                run_wrk(server.url, script, connections=16, seconds=2, threads=1)  # warm-up
-            totals = {(who, c): Totals() for who in servers for c in args.connections}
-            for round_number in range(args.rounds):
-                order = ["ours", "peer"] if round_number % 2 == 0 else ["peer", "ours"]
-                for connections in args.connections:
-                    for who in order:
-                        totals[who, connections].add(*measure(servers[who], script, connections, args.seconds))
+            run_wrk(server.url, script, connections=16, seconds=2, threads=1)  # warm-up
+        totals = {(who, c): Totals() for who in servers for c in args.connections}
+        for round_number in range(args.rounds):
+            order = ["ours", "peer"] if round_number % 2 == 0 else ["peer", "ours"]
+            for connections in args.connections:
+                for who in order:
+                    totals[who, connections].add(*measure(servers[who], script, connections, args.seconds))
     rows: list[list[object]] = []
     for connections in args.connections:
         mine, theirs = totals["ours", connections], totals["peer", connections]
@@ -150,6 +169,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="alternating runs of each server per connection count")
     parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
     parser.add_argument("--connections", type=int, nargs="+", default=list(CONNECTIONS))
+    parser.add_argument("--no-floor", dest="floor", action="store_false",
+                        help="leave out the floor: the minimal Litestar route that only signs, served as serve serves, against the peer")
     args = parser.parse_args()
     install_peer()
     load = os.getloadavg()
@@ -159,13 +180,15 @@ def main() -> None:
     env_log = {"TOKEN_SERVICE_LOG_FORMAT": "json"}
     rows: list[list[object]] = []
     if args.backend in ("sqlite", "both"):
-        rows += compare("embedded default", env_log, args, raw)
+        rows += compare("embedded default", our_service(env_log), args, raw)
     if args.backend in ("postgres", "both"):
         env = {**env_log, **postgres_env()}
         try:
-            rows += compare("PostgreSQL + Redis", env, args, raw)
+            rows += compare("PostgreSQL + Redis", our_service(env), args, raw)
         finally:
             drop_postgres(env)
+    if args.floor:
+        rows += compare(FLOOR, floor_route(), args, raw)
     print(f"\n## token-service serve (default workers) vs node-oidc-provider (one process), {args.rounds} alternating "
           f"round(s) of {args.seconds:.0f} s each; p50/p99 the worst round\n")
     print(table(HEADERS, rows))
