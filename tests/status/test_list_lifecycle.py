@@ -16,6 +16,7 @@ from token_service.settings import TokenServiceSettings
 from token_service.status import PublishedStatusLists, StatusIndices, StatusRevocations, status_list_store
 from token_service.status.published import TOKEN_LIFETIME
 from token_service.status.store import BLOCK_WINDOW
+from token_service.status.wiring import build_status, published_status_lists
 from token_service.tokens.signer import TokenSigner
 
 
@@ -98,5 +99,32 @@ async def resigning(settings: TokenServiceSettings) -> None:
         again = published.get(list_id)
         assert again is not None and again.token != first.token and again.etag != first.etag
         assert payload(again.token)["exp"] > payload(first.token)["exp"]
+    finally:
+        await runtime.close()
+
+
+def test_a_revocation_is_answered_only_once_the_lists_served_here_show_it(make_settings: Any) -> None:
+    asyncio.run(revocation_before_its_answer(make_settings()))
+
+
+async def revocation_before_its_answer(settings: TokenServiceSettings) -> None:
+    # An API that fetches the list right after a revocation must not get, and cache for the
+    # list's ttl, the list as it was before (no poll of the publisher runs here).
+    clock = FakeClock()
+    runtime = await open_runtime(settings, migrate_now=True, clock=clock)
+    try:
+        published = published_status_lists(settings, runtime)
+        status = build_status(settings, runtime, published)
+        assert status is not None
+        await status.indices.ready()
+        claims = [status.indices.assign(jti=f"j{n}", client_id="c", user_id=None, family_id=None, expires_at=int(clock()) + 600)["status_list"]
+                  for n in range(3)]
+        await published.sync()  # served before the revocation, the entries still queued
+        revoked = await status.revocations.revoke_token("j1")
+        assert revoked.count == 1
+        built = published.get(claims[1]["uri"].rsplit("/", 1)[1])
+        assert built is not None
+        packed = decode_lst(payload(built.token)["status_list"]["lst"], max_bytes=1 << 20)
+        assert {i for i in range(len(packed) * 8) if packed[i >> 3] >> (i & 7) & 1} == {claims[1]["idx"]}
     finally:
         await runtime.close()

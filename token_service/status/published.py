@@ -69,6 +69,8 @@ class PublishedStatusLists:
         self._gone: set[str] = set()
         self._wake = asyncio.Event()
         self._syncing: asyncio.Task[None] | None = None
+        # One sync at a time: two interleaved could store an older build over a newer one.
+        self._sync_lock = asyncio.Lock()
         self.aggregation = msgspec.json.encode({"status_lists": []})
 
     def get(self, list_id: str) -> BuiltList | None:
@@ -88,8 +90,17 @@ class PublishedStatusLists:
         raise StatusUnavailable(f"{uri[:120]!r} is not a current status list of {self._issuer}")
 
     def changed(self) -> None:
-        """A revocation on this instance: rebuild now instead of at the next poll."""
+        """Lists changed on this instance (a reservation, a fence applied): rebuild now instead of at the next poll."""
         self._wake.set()
+
+    async def reflect_revocation(self) -> None:
+        """A revocation on this instance: the lists served here show it before it is answered,
+        so an API that fetches a list right after a revocation never caches the old one."""
+        try:
+            await self.sync()
+        except Exception as exc:  # the revocation is committed; the next poll rebuilds
+            log.warning("status lists not rebuilt after a revocation (the next poll retries): %s: %s", type(exc).__name__, exc)
+            self._wake.set()
 
     def _build(self, state: ListState, revoked: list[int], now: int) -> BuiltList:
         lst = encode_lst(state.size, revoked)
@@ -99,6 +110,10 @@ class PublishedStatusLists:
 
     async def sync(self) -> None:
         """Rebuild what changed in the database; drop what expired."""
+        async with self._sync_lock:
+            await self._sync()
+
+    async def _sync(self) -> None:
         now = epoch_seconds(self._clock)
         states = await self._store.lists(now)
         current = {state.id for state in states}

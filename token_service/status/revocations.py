@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -37,7 +37,7 @@ class StatusRevocations:
         *,
         ttl: int,
         clock: Clock,
-        changed: Callable[[], None] = lambda: None,
+        changed: Callable[[], Awaitable[None]] | None = None,
         pending: StatusIndices | None = None,
     ) -> None:
         self._store = store
@@ -47,8 +47,9 @@ class StatusRevocations:
         self._clock = clock
         self._changed = changed
 
-    def on_change(self, changed: Callable[[], None]) -> None:
-        """Called after each revocation that flipped a bit (the local publisher rebuilds at once)."""
+    def on_change(self, changed: Callable[[], Awaitable[None]]) -> None:
+        """Awaited after each revocation that flipped a bit, before it is answered (the local
+        publisher rebuilds the lists it serves)."""
         self._changed = changed
 
     async def _revoke(self, condition: ColumnElement[bool], fences: list[tuple[str, str]]) -> Revoked:
@@ -56,8 +57,8 @@ class StatusRevocations:
             await self._pending.flush()
         now = epoch_seconds(self._clock)
         count = await self._store.revoke(condition, fences, now)
-        if count:
-            self._changed()
+        if count and self._changed is not None:
+            await self._changed()
         # Other instances write their queued entries (checked against the fences) within a
         # flush, every instance notices a changed list within a poll and rebuilds it, and
         # verifiers refetch within the ttl.

@@ -28,7 +28,7 @@ def build_status(settings: TokenServiceSettings, runtime: Runtime, published: Pu
         return None
     store = status_list_store(runtime.db_sessions, settings)
     indices = StatusIndices(store, issuer=settings.issuer, block_size=settings.status_list_block, clock=runtime.clock, reserved=published.changed)
-    revocations = StatusRevocations(store, ttl=settings.status_list_ttl, clock=runtime.clock, changed=published.changed, pending=indices)
+    revocations = StatusRevocations(store, ttl=settings.status_list_ttl, clock=runtime.clock, changed=published.reflect_revocation, pending=indices)
     return StatusParts(indices, revocations)
 
 
