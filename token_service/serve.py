@@ -110,6 +110,13 @@ def bind(host: str, port: int, *, per_worker: bool = False) -> socket.socket:
     sock = address_for_workers(family) if per_worker else socket.socket(family)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
+        if per_worker:
+            # SO_REUSEPORT would let this start join the sockets of a server already on the
+            # port (a second instance, the old one still running) and silently take half its
+            # connections: a plain bind first is refused by any server listening there.
+            with socket.socket(family) as probe:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                probe.bind((host, port))
         sock.bind((host, port))
     except OSError as exc:
         raise ConfigurationError(f"cannot listen on {host}:{port} ({exc.strerror}); choose another --port / TOKEN_SERVICE_METRICS_PORT") from None

@@ -24,6 +24,14 @@ def listening_sockets(port: int) -> int:
     return sum(1 for row in rows if row.split()[1].endswith(f":{port:04X}") and row.split()[3] == TCP_LISTEN)
 
 
+def wait_for_listeners(port: int, count: int) -> None:
+    # serve answers once one worker is up; the other may still be importing.
+    deadline = time.monotonic() + 60
+    while listening_sockets(port) < count and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert listening_sockets(port) == count
+
+
 def connections_per_worker(serve_pid: int, port: int) -> list[int]:
     """Established connections on `port` per worker (a child listening on it; not multiprocessing's resource tracker)."""
     counts = []
@@ -36,11 +44,7 @@ def connections_per_worker(serve_pid: int, port: int) -> list[int]:
 
 def test_keep_alive_connections_opened_together_reach_both_workers(tmp_path: Path) -> None:
     with running_serve(tmp_path, workers=2) as serve:
-        # serve answers once one worker is up; the other may still be importing.
-        deadline = time.monotonic() + 60
-        while listening_sockets(serve.port) < 2 and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert listening_sockets(serve.port) == 2
+        wait_for_listeners(serve.port, 2)
         clients = [socket.create_connection(("127.0.0.1", serve.port)) for _ in range(32)]
         try:
             deadline = time.monotonic() + 20
@@ -69,3 +73,15 @@ def test_a_port_in_use_stops_a_multi_worker_start_with_the_setting_named(tmp_pat
     finally:
         taken.close()
     assert f"cannot listen on 127.0.0.1:{port}" in str(stopped.value)
+
+
+def test_a_second_instance_on_the_same_port_is_refused_rather_than_sharing_it(tmp_path: Path) -> None:
+    # SO_REUSEPORT alone would let the second join the first's sockets and take half its connections.
+    (tmp_path / "first").mkdir()
+    (tmp_path / "second").mkdir()
+    with running_serve(tmp_path / "first", workers=2) as first:
+        wait_for_listeners(first.port, 2)
+        with pytest.raises(AssertionError) as stopped, running_serve(tmp_path / "second", {"TOKEN_SERVICE_PORT": str(first.port)}, workers=2):
+            pass
+        assert listening_sockets(first.port) == 2
+    assert f"cannot listen on 127.0.0.1:{first.port}" in str(stopped.value)
