@@ -71,6 +71,7 @@ class PublishedStatusLists:
         self._syncing: asyncio.Task[None] | None = None
         # One sync at a time: two interleaved could store an older build over a newer one.
         self._sync_lock = asyncio.Lock()
+        self._syncs_started = 0
         self.aggregation = msgspec.json.encode({"status_lists": []})
 
     def get(self, list_id: str) -> BuiltList | None:
@@ -96,8 +97,13 @@ class PublishedStatusLists:
     async def reflect_revocation(self) -> None:
         """A revocation on this instance: the lists served here show it before it is answered,
         so an API that fetches a list right after a revocation never caches the old one."""
+        started_before = self._syncs_started
         try:
-            await self.sync()
+            async with self._sync_lock:
+                # A sync that started after the call read the revocation: a burst of them waits
+                # for one sync, not one each.
+                if self._syncs_started == started_before:
+                    await self._sync()
         except Exception as exc:  # the revocation is committed; the next poll rebuilds
             log.warning("status lists not rebuilt after a revocation (the next poll retries): %s: %s", type(exc).__name__, exc)
             self._wake.set()
@@ -114,6 +120,7 @@ class PublishedStatusLists:
             await self._sync()
 
     async def _sync(self) -> None:
+        self._syncs_started += 1
         now = epoch_seconds(self._clock)
         states = await self._store.lists(now)
         current = {state.id for state in states}

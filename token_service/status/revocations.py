@@ -43,13 +43,10 @@ class StatusRevocations:
         self._store = store
         # This instance's entries not written yet: written before a revocation looks for entries.
         self._pending = pending
+        # Awaited after a revocation that flipped a bit, before it is answered: the local
+        # publisher rebuilds the lists it serves.
         self._ttl = ttl
         self._clock = clock
-        self._changed = changed
-
-    def on_change(self, changed: Callable[[], Awaitable[None]]) -> None:
-        """Awaited after each revocation that flipped a bit, before it is answered (the local
-        publisher rebuilds the lists it serves)."""
         self._changed = changed
 
     async def _revoke(self, condition: ColumnElement[bool], fences: list[tuple[str, str]]) -> Revoked:
