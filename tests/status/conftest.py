@@ -35,7 +35,11 @@ def revoked_bits(issuer: str, uri: str) -> set[int]:
     """Every index whose bit is set in the list the issuer serves now."""
     status_list = list_claims(issuer, uri)["status_list"]
     assert isinstance(status_list, dict) and status_list["bits"] == 1
-    packed = decode_lst(status_list["lst"], max_bytes=1 << 24)
+    return set_bits(decode_lst(status_list["lst"], max_bytes=1 << 24))
+
+
+def set_bits(packed: bytes) -> set[int]:
+    """Every index whose one-bit status is set in a decoded list."""
     return {i for i, byte in enumerate(packed) if byte for i in range(i * 8, i * 8 + 8) if status_at(packed, i, 1)}
 
 

@@ -10,6 +10,7 @@ import msgspec
 import pytest
 
 from shared.status_list import decode_lst
+from tests.status.conftest import set_bits
 from tests.support.clock import FakeClock
 from token_service.runtime import open_runtime
 from token_service.settings import TokenServiceSettings
@@ -61,7 +62,7 @@ async def rollover_and_expiry(settings: TokenServiceSettings) -> None:
             assert built is not None
             packed = decode_lst(payload(built.token)["status_list"]["lst"], max_bytes=1 << 20)
             assert len(packed) == 128  # 1024 one-bit statuses
-            assert {i for i in range(1024) if packed[i >> 3] >> (i & 7) & 1} == {i for u, i in user1 if u == uri}
+            assert set_bits(packed) == {i for u, i in user1 if u == uri}
 
         # Past every token's exp, and past any block's window: the lists are gone, their entries purged.
         clock.advance(BLOCK_WINDOW + 60 + settings.leeway + 1)
@@ -106,8 +107,7 @@ async def resigning(settings: TokenServiceSettings) -> None:
 def revoked_in(published: PublishedStatusLists, uri: str) -> set[int]:
     built = published.get(uri.rsplit("/", 1)[1])
     assert built is not None
-    packed = decode_lst(payload(built.token)["status_list"]["lst"], max_bytes=1 << 20)
-    return {i for i in range(len(packed) * 8) if packed[i >> 3] >> (i & 7) & 1}
+    return set_bits(decode_lst(payload(built.token)["status_list"]["lst"], max_bytes=1 << 20))
 
 
 def test_a_revocation_is_answered_only_once_the_lists_served_here_show_it(make_settings: Any) -> None:
