@@ -93,8 +93,9 @@ async def test_direct_and_generic_paths_write_the_same_redacted_event(json_loggi
     assert event["access_token"] == "[redacted]"
     assert "eyJ" not in direct[0] and event["path"] == "/token/[redacted-jwt]"
     assert event["request_id"] == "call-7" and event["logger"] == "token_service.access" and event["level"] == "info"
-    # The same serialisation as every other line: sorted keys, json.dumps spacing.
-    assert direct[0] == json.dumps(json.loads(direct[0]), sort_keys=True)
+    # The same serialisation on both paths: sorted keys, compact separators, UTF-8 kept as is.
+    for line in (direct[0], generic[0]):
+        assert line == json.dumps(json.loads(line), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     # The endpoint's own x-request-id is replaced by the request's id, security headers added.
     assert (b"x-request-id", b"call-7") in headers and (b"x-request-id", b"spoofed") not in headers
     assert (b"x-content-type-options", b"nosniff") in headers

@@ -16,11 +16,11 @@ or a reconfiguration.
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import UTC, datetime
 from typing import Any
 
+from token_service.observability.json_lines import render
 from token_service.observability.redaction import redact_sensitive
 
 ACCESS_LOGGER = "token_service.access"
@@ -57,7 +57,7 @@ class AccessWriter:
             # structlog's TimeStamper(fmt="iso", utc=True) spelling, as on every other line.
             "timestamp": datetime.now(tz=UTC).isoformat().replace("+00:00", "Z"),
         }
-        line = json.dumps(redact_sensitive(None, "", event), sort_keys=True) + "\n"
+        line = render(redact_sensitive(None, "", event)) + "\n"
         handler = self._handler
         handler.acquire()
         try:

@@ -15,7 +15,7 @@ from typing import IO, Literal
 import structlog
 from structlog.typing import Processor
 
-from token_service.observability import access_writer
+from token_service.observability import access_writer, json_lines
 from token_service.observability.access import merge_request_facts
 from token_service.observability.redaction import redact_sensitive
 
@@ -36,7 +36,7 @@ def _shared_processors() -> list[Processor]:
 
 def _renderer(log_format: LogFormat) -> Processor:
     if log_format == "json":
-        return structlog.processors.JSONRenderer(sort_keys=True)
+        return structlog.processors.JSONRenderer(serializer=json_lines.render)
     # Plain tracebacks: rich's default would print local variables, which hold secrets.
     return structlog.dev.ConsoleRenderer(exception_formatter=structlog.dev.plain_traceback)
 
