@@ -29,7 +29,7 @@ from token_service.endpoints.login import login, password_login, upstream_callba
 from token_service.endpoints.logout import logout
 from token_service.endpoints.revoke import revoke
 from token_service.endpoints.status_lists import status_list, status_list_aggregation
-from token_service.endpoints.token import token_endpoint
+from token_service.endpoints.token import token_route
 from token_service.endpoints.userinfo import userinfo
 from token_service.http.client_address import TrustedProxies
 from token_service.http.cors import AllowedOrigins
@@ -137,7 +137,7 @@ def create_app(settings: TokenServiceSettings, *, clock: Clock = system_clock) -
         route_handlers=[
             discovery,
             jwks,
-            token_endpoint,
+            token_route(lambda: composition.services.token_endpoint_services),
             revoke,
             introspect,
             status_list,

@@ -22,7 +22,7 @@ from token_service.dpop.proofs import TokenRequestProofs, token_request_proofs
 from token_service.endpoints.authorize_flow import AuthorizationFlow
 from token_service.endpoints.discovery import discovery_document
 from token_service.endpoints.login import login
-from token_service.endpoints.token import Grants, TokenEndpointServices, token_endpoint
+from token_service.endpoints.token import Grants, TokenEndpointServices
 from token_service.endpoints.userinfo import userinfo, userinfo_verifier
 from token_service.grants.authorization_code import AuthorizationCodeGrant
 from token_service.grants.client_credentials import ClientCredentialsGrant
