@@ -126,3 +126,22 @@ async def test_a_filter_on_the_access_logger_is_honoured(json_logging: tuple[io.
     finally:
         access_logger.removeFilter(drop_token_requests)
     assert stream.getvalue() == ""
+
+
+async def test_a_jwt_shaped_request_id_or_method_is_masked_on_the_direct_path(json_logging: tuple[io.StringIO, logging.Handler]) -> None:
+    stream, handler = json_logging
+    only_handler(handler)
+    shaped = b"eyJhbGciOi.eyJzdWIiOi.c2lnbmF0dXJl"  # passes the request id's character rules
+
+    async def receive() -> Any:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Any) -> None:
+        pass
+
+    app = edge(token_like, observer=None, https=False, origins=AllowedOrigins(no_origins))
+    await app({**scope("/token"), "method": shaped.decode(), "headers": [(b"x-request-id", shaped)]}, receive, send)
+    [line] = stream.getvalue().splitlines()
+    event = json.loads(line)
+    assert "eyJ" not in line
+    assert event["request_id"] == "[redacted-jwt]" and event["method"] == "[redacted-jwt]" and event["status"] == 200

@@ -61,7 +61,8 @@ async def issue(request: Request[Any, Any, State], services: TokenEndpointServic
     client_auth, token_limits, grants, metrics = services.client_auth, services.token_limits, services.grants, services.metrics
     dpop_proofs, clients, status_indices = services.dpop_proofs, services.clients, services.status_indices
     params = await read_form(request)
-    credentials = read_credentials(single_authorization(request.headers.getall("authorization", [])), params)
+    headers = request.headers
+    credentials = read_credentials(single_authorization(headers.getall("authorization", [])), params)
     client = await client_auth.authenticate(credentials)
     wait = await token_limits.check(client.client_id)
     if wait is not None:
@@ -76,7 +77,7 @@ async def issue(request: Request[Any, Any, State], services: TokenEndpointServic
     note_request(grant_type=grant_type)
     if grant_type not in client.grant_types:
         raise UnauthorizedClient(f"client {client.client_id!r} is not registered for grant_type {echo(grant_type)}")
-    dpop_jkt = await dpop_proofs.key_of(request.headers.getall("dpop", []), client)
+    dpop_jkt = await dpop_proofs.key_of(headers.getall("dpop", []), client)
     if status_indices is None:
         body = await grant(client, params, dpop_jkt=dpop_jkt)
     else:

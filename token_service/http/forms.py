@@ -37,13 +37,14 @@ def parse_params(text: str, where: str) -> dict[str, str]:
 
 
 async def read_form(request: Request[Any, Any, Any]) -> dict[str, str]:
-    content_type = request.headers.get("content-type", "")
+    headers = request.headers
+    content_type = headers.get("content-type", "")
     media_type = content_type.split(";", 1)[0].strip().lower()
     if media_type != "application/x-www-form-urlencoded":
         raise InvalidRequest(
             f"Content-Type must be application/x-www-form-urlencoded (RFC 6749 §3.2), got {media_type or 'none'!r}"
         )
-    declared = request.headers.get("content-length")
+    declared = headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > MAX_FORM_BYTES:
         raise InvalidRequest(f"the request body is larger than {MAX_FORM_BYTES} bytes")
     body = bytearray()

@@ -100,19 +100,19 @@ class Observation:
         route = route_of(scope)
         if observer is not None:
             observer.observe_request(scope["method"], route, status, seconds)
-        event = {
-            "request_id": self.request_id,
+        # Made here from bounded values (a route template, numbers, fixed words): nothing a
+        # client or an endpoint wrote, so nothing the redaction step could change.
+        own = {"route": route, "status": status, "duration_ms": round(seconds * 1000, 2), "outcome": outcome_of(status)}
+        # What the client sent or an endpoint noted: where a credential could slip in.
+        free = {
+            "request_id": self.request_id,  # a client's X-Request-ID may have the shape of a JWT
             "method": scope["method"],
             # The path only: codes, tokens and state travel in the query string.
             "path": scope["path"][:_MAX_PATH],
-            "route": route,
-            "status": status,
-            "duration_ms": round(seconds * 1000, 2),
-            "outcome": outcome_of(status),
             **self._facts.fields,
         }
         level = logging.ERROR if status >= 500 else logging.INFO
         writer = access_writer.installed()
-        if writer is None or not writer.write(level, event):
-            log.log(level, "request", extra=event)
+        if writer is None or not writer.write(level, own, free):
+            log.log(level, "request", extra={**own, **free})
         _current.reset(self._facts_token)

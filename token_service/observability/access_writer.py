@@ -43,21 +43,27 @@ class AccessWriter:
             and not (self._access.filters or self._root.filters or self._handler.filters)
         )
 
-    def write(self, level: int, fields: dict[str, Any]) -> bool:
-        """Write one access event; False when the generic logging path must do it instead."""
+    def write(self, level: int, own: dict[str, Any], free: dict[str, Any]) -> bool:
+        """Write one access event; False when the generic logging path must do it instead.
+
+        `own`: fields the access line made itself, which cannot hold a credential; `free`:
+        fields from the request or an endpoint, redacted as every line is (they win over
+        `own` on a clash, as in the generic path's `{**own, **free}`).
+        """
         if not self._in_charge():
             return False
         if not self._access.isEnabledFor(level) or level < self._handler.level:
             return True
         event = {
-            **fields,
+            **own,
+            **redact_sensitive(None, "", free),
             "event": "request",
             "level": logging.getLevelName(level).lower(),
             "logger": ACCESS_LOGGER,
             # structlog's TimeStamper(fmt="iso", utc=True) spelling, as on every other line.
             "timestamp": datetime.now(tz=UTC).isoformat().replace("+00:00", "Z"),
         }
-        line = render(redact_sensitive(None, "", event)) + "\n"
+        line = render(event) + "\n"
         handler = self._handler
         handler.acquire()
         try:
