@@ -39,8 +39,7 @@ def edge(
                 if message["type"] == "http.response.start":
                     observation.status = message["status"]
                     # The request id is ours alone: an endpoint's own x-request-id is replaced.
-                    own = [(k, v) for k, v in message.get("headers", ()) if k.lower() != HEADER]
-                    message["headers"] = with_defaults([*own, *added], defaults)
+                    message["headers"] = with_defaults(message.get("headers", ()), added, defaults, replaced=HEADER)
                 await send(message)
 
             if cors is not None and cors.preflight is not None:

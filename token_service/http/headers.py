@@ -14,9 +14,16 @@ def security_headers(*, https: bool) -> list[Header]:
     return headers
 
 
-def with_defaults(headers: Iterable[Header], defaults: list[Header]) -> list[Header]:
-    """`headers` plus each default the endpoint did not set itself (an endpoint's own value wins)."""
-    merged = list(headers)
-    present = {name.lower() for name, _ in merged}
-    merged.extend(header for header in defaults if header[0] not in present)
+def with_defaults(headers: Iterable[Header], added: list[Header], defaults: list[Header], *, replaced: bytes) -> list[Header]:
+    """An endpoint's `headers` except one named `replaced`, then `added`, then each default
+    that neither set (an endpoint's own value wins over a default)."""
+    merged: list[Header] = []
+    present = {name for name, _ in added}
+    for name, value in headers:  # one pass: this runs for every response
+        lowered = name.lower()
+        if lowered != replaced:
+            merged.append((name, value))
+            present.add(lowered)
+    merged += added
+    merged += [header for header in defaults if header[0] not in present]
     return merged

@@ -24,6 +24,8 @@ from token_service.observability.json_lines import render
 from token_service.observability.redaction import redact_sensitive
 
 ACCESS_LOGGER = "token_service.access"
+# The levels an access line is written at, spelled as structlog's add_log_level spells them.
+_LEVEL_NAMES = {logging.INFO: "info", logging.ERROR: "error"}
 
 
 class AccessWriter:
@@ -58,7 +60,7 @@ class AccessWriter:
             **own,
             **redact_sensitive(None, "", free),
             "event": "request",
-            "level": logging.getLevelName(level).lower(),
+            "level": _LEVEL_NAMES.get(level) or logging.getLevelName(level).lower(),
             "logger": ACCESS_LOGGER,
             # structlog's TimeStamper(fmt="iso", utc=True) spelling, as on every other line.
             "timestamp": datetime.now(tz=UTC).isoformat().replace("+00:00", "Z"),
