@@ -2,9 +2,9 @@
 
 msgspec instead of `json.dumps` (structlog's JSONRenderer takes any serializer): on the
 token endpoint, the access line's `json.dumps(..., sort_keys=True)` ran about 7 % of the
-instructions a request runs beside its signature (counted with callgrind); msgspec runs a
-tenth of them. Keys stay sorted, so the two paths write byte-identical lines; the
-separators are compact.
+instructions a request runs beside its signature (counted with callgrind); msgspec encodes
+the same line in about an eighth of the time (a tight loop). Keys stay sorted, so the two
+paths write byte-identical lines; the separators are compact.
 """
 
 from __future__ import annotations
