@@ -53,7 +53,6 @@ def is_sensitive_key(key: str) -> bool:
 # Values that cannot hold a credential's text: returned before the ABC checks below, which
 # cost more than the rest of a line's redaction (the access line is mostly numbers and ids).
 _SCALARS = (int, float, type(None))
-_PLAIN = frozenset(_SCALARS) | {bool}
 
 
 def redact_value(value: Any) -> Any:
@@ -71,16 +70,7 @@ def redact_value(value: Any) -> Any:
 
 def redact_sensitive(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """structlog processor: mask sensitive keys and JWT-shaped strings anywhere in the event."""
-    redacted: dict[str, Any] = {}
-    for key, value in event_dict.items():
-        if value is not None and is_sensitive_key(key):
-            redacted[key] = REDACTED
-        # A line's top-level values are mostly plain text and numbers: handled here, without
-        # a call each (this loop runs for every line, the access line's dozen keys included).
-        elif type(value) is str:
-            redacted[key] = _JWT.sub(REDACTED_JWT, value) if "eyJ" in value else value
-        elif type(value) in _PLAIN:
-            redacted[key] = value
-        else:
-            redacted[key] = redact_value(value)
-    return redacted
+    return {
+        key: REDACTED if is_sensitive_key(key) and value is not None else redact_value(value)
+        for key, value in event_dict.items()
+    }
