@@ -12,7 +12,10 @@ with the fast path on and with the library's path put back, in alternating batch
   the same Core statements through SQLAlchemy's execution layer, on refresh_token with
   PostgreSQL (skipped when PostgreSQL is not on 127.0.0.1);
 - the user lookup on asyncpg itself (users/directory.py, db/asyncpg_statements.py) against
-  the same Core statement through SQLAlchemy, on authorization_code redemption with PostgreSQL.
+  the same Core statement through SQLAlchemy, on authorization_code redemption with PostgreSQL;
+- the direct token route (http/direct.py: `POST /token` answered from the ASGI entry point)
+  against Litestar's router and route pipeline serving the same handler (`POST /token/`),
+  on client_credentials.
 
 The STYLE rule: a fast path that gains under 5 % of its request is dropped.
 
@@ -54,6 +57,9 @@ from token_service.users.directory import UserDirectory
 AUDIENCE = "http://127.0.0.1:8001"
 SECRET = secrets.token_urlsafe(32)
 GAIN_FLOOR = 0.05
+# `POST /token` is served by the direct route (http/direct.py); `/token/` by Litestar's
+# router and route pipeline, to the same handler: the library path of that fast path.
+TOKEN_PATH = "/token"
 
 
 
@@ -77,6 +83,7 @@ async def running(app: Litestar) -> AsyncIterator[None]:
 
 async def post(app: Litestar, body: bytes, headers: list[tuple[bytes, bytes]]) -> int:
     status = 0
+    path = TOKEN_PATH
 
     async def receive() -> dict[str, Any]:
         return {"type": "http.request", "body": body, "more_body": False}
@@ -87,8 +94,8 @@ async def post(app: Litestar, body: bytes, headers: list[tuple[bytes, bytes]]) -
             status = message["status"]
 
     scope = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http", "path": "/token",
-        "raw_path": b"/token", "query_string": b"", "root_path": "", "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8000),
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http", "path": path,
+        "raw_path": path.encode(), "query_string": b"", "root_path": "", "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8000),
         "headers": [(b"host", b"127.0.0.1:8000"), (b"content-type", b"application/x-www-form-urlencoded"),
                     (b"content-length", str(len(body)).encode()), *headers],
     }
@@ -130,6 +137,12 @@ def library_sign(self: TokenSigner, claims: dict[str, Any], typ: str) -> tuple[s
 @contextmanager
 def joserfc_signing() -> Iterator[None]:
     with mock.patch.object(TokenSigner, "sign", library_sign):
+        yield
+
+
+@contextmanager
+def litestar_route() -> Iterator[None]:
+    with mock.patch(f"{__name__}.TOKEN_PATH", "/token/"):
         yield
 
 
@@ -194,7 +207,9 @@ async def client_credentials_rows(count: int, rounds: int) -> list[list[object]]
         await cpu_per_request(request, 50)  # warm-up
         signer = await a_b(request, joserfc_signing, count, rounds)
         writer = await a_b(request, generic_access_log, count, rounds)
-    return [row("hand-assembled JWS vs joserfc jwt.encode", "client_credentials", *signer),
+        direct = await a_b(request, litestar_route, count, rounds)
+    return [row("direct token route vs Litestar's route pipeline", "client_credentials", *direct),
+            row("hand-assembled JWS vs joserfc jwt.encode", "client_credentials", *signer),
             row("direct access-log writer vs logging + structlog", "client_credentials", *writer)]
 
 

@@ -16,7 +16,9 @@ signature replaced by a constant so that only the code around it is counted, und
 - the minimal Litestar route that only answers (`benchmarks.floor_apps`, signature aside):
   the framework's floor;
 - the token service, client_credentials on SQLite with its defaults (status list indices,
-  access log in JSON, metrics, security headers).
+  access log in JSON, metrics, security headers);
+- the same requests sent to `/token/`, which Litestar's router and route pipeline serve
+  with the same handler: what the direct route (http/direct.py) saves.
 
 The second row minus the first is what our endpoint itself costs. Background work that
 runs on a timer (the status entries' writer, every 0.1 s) is counted as it falls in the
@@ -29,6 +31,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import os
 import re
 import subprocess
@@ -40,7 +43,11 @@ from typing import Any
 
 from benchmarks.support import ROOT, table
 
-SUBJECTS = {"floor": "minimal Litestar route (signature aside)", "token_service": "token service, client_credentials (signature aside)"}
+SUBJECTS = {
+    "floor": "minimal Litestar route (signature aside)",
+    "token_service": "token service, client_credentials (signature aside)",
+    "through_litestar": "the same, through Litestar's route pipeline (POST /token/)",
+}
 WARM_UP = 60
 
 
@@ -90,7 +97,7 @@ def constant_signature() -> None:
 
 
 async def child(subject: str, requests: int) -> None:
-    from benchmarks.fast_paths import SECRET, post, running, settings_for
+    from benchmarks.fast_paths import SECRET, litestar_route, post, running, settings_for
     from token_service.app import create_app
 
     constant_signature()
@@ -101,8 +108,10 @@ async def child(subject: str, requests: int) -> None:
         return
     basic = b"Basic " + base64.b64encode(f"bench-machine:{SECRET}".encode())
     app = create_app(settings_for(tempfile.mkdtemp(prefix="bench-ir-")))
+    path = litestar_route() if subject == "through_litestar" else contextlib.nullcontext()
     async with running(app):
-        await measure(lambda: post(app, b"grant_type=client_credentials", [(b"authorization", basic)]), requests)
+        with path:
+            await measure(lambda: post(app, b"grant_type=client_credentials", [(b"authorization", basic)]), requests)
 
 
 def main() -> None:

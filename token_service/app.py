@@ -33,6 +33,7 @@ from token_service.endpoints.token import token_route
 from token_service.endpoints.userinfo import userinfo
 from token_service.http.client_address import TrustedProxies
 from token_service.http.cors import AllowedOrigins
+from token_service.http.direct import DirectRoute, direct_dispatch
 from token_service.http.edge import edge
 from token_service.http.errors import EXCEPTION_HANDLERS
 from token_service.http.routes import backend_check
@@ -84,9 +85,11 @@ class TokenServiceApp(Litestar):
     as routed requests, and no framework upgrade can silently unwrap it.
     """
 
-    def __init__(self, *, edge_layer: Callable[[ASGIApp], ASGIApp], **config: Any) -> None:
+    def __init__(self, *, edge_layer: Callable[[ASGIApp], ASGIApp], direct: DirectRoute, **config: Any) -> None:
+        config["route_handlers"] = [direct.handler, *config["route_handlers"]]
         super().__init__(**config)
-        self._edge = edge_layer(cast(ASGIApp, super().__call__))
+        # `POST /token` straight from the edge (http/direct.py); everything else through Litestar.
+        self._edge = edge_layer(direct_dispatch(self, direct, cast(ASGIApp, super().__call__)))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:  # type: ignore[override]
         await self._edge(scope, receive, send)
@@ -134,10 +137,10 @@ def create_app(settings: TokenServiceSettings, *, clock: Clock = system_clock) -
 
     return TokenServiceApp(
         edge_layer=edge_layer,
+        direct=token_route(lambda: composition.services.token_endpoint_services),
         route_handlers=[
             discovery,
             jwks,
-            token_route(lambda: composition.services.token_endpoint_services),
             revoke,
             introspect,
             status_list,

@@ -285,6 +285,9 @@ def test_cors_admits_only_registered_origins(setup: LoginSetup) -> None:
     assert allowed.status_code == 204 and allowed.headers["access-control-allow-origin"] == "http://127.0.0.1:9999"
     denied = httpx.options(f"{setup.url}/token", headers={"Origin": "https://evil.example.com", "Access-Control-Request-Method": "POST"})
     assert "access-control-allow-origin" not in denied.headers
+    # Litestar serves `/token/` as the token endpoint: CORS answers for it the same way.
+    slash = httpx.options(f"{setup.url}/token/", headers={"Origin": "http://127.0.0.1:9999", "Access-Control-Request-Method": "POST"})
+    assert slash.status_code == 204 and slash.headers["access-control-allow-origin"] == "http://127.0.0.1:9999"
 
 
 @pytest.mark.parametrize(("parameter", "error"), [("request", "request_not_supported"), ("request_uri", "request_uri_not_supported")])

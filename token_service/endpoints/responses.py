@@ -6,7 +6,6 @@ from typing import Any
 
 import msgspec
 from litestar import Response
-from litestar.response.base import ASGIResponse
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 _encoder = msgspec.json.Encoder()
@@ -20,10 +19,3 @@ def no_store_json(body: Any, *, status_code: int = 200, headers: dict[str, str] 
     return json_response(body, status_code=status_code, headers={**NO_STORE, **(headers or {})})
 
 
-def no_store_json_asgi(body: Any) -> ASGIResponse:
-    """A 200 no-store JSON answer built as the final ASGI response.
-
-    For the token endpoint's success path: a handler returning an `ASGIResponse` skips
-    Litestar's Response-to-ASGI conversion, a few percent of an issued token's cost.
-    """
-    return ASGIResponse(body=_encoder.encode(body), status_code=200, media_type="application/json", headers=NO_STORE)

@@ -6,22 +6,25 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 from litestar import Request, post
-from litestar.handlers import HTTPRouteHandler
 from litestar.datastructures import State
 from litestar.response.base import ASGIResponse
 
 from token_service.clients.authentication import ClientAuthenticator, read_credentials, single_authorization
 from token_service.clients.registry import ClientRegistry
 from token_service.dpop.proofs import TokenRequestProofs
-from token_service.endpoints.responses import no_store_json_asgi
+from token_service.endpoints.responses import NO_STORE
 from token_service.errors import InvalidRequest, SlowDown, UnauthorizedClient, UnsupportedGrantType, echo
 from token_service.grants.issuance import Grant
+from token_service.http.direct import DirectRoute
 from token_service.http.forms import read_form
 from token_service.observability.access import note_request
 from token_service.observability.metrics import TokenServiceMetrics
 from token_service.ratelimit import TokenLimits
 from token_service.status import StatusIndices
+
+_encoder = msgspec.json.Encoder()
 
 # The grant types this service implements, by name; the composition root builds one Grant
 # for each (app.py `build_grants`) and discovery lists them.
@@ -47,17 +50,25 @@ class TokenEndpointServices:
     status_indices: StatusIndices | None
 
 
-def token_route(services_of: Callable[[], TokenEndpointServices]) -> HTTPRouteHandler:
-    """The token endpoint's route; `services_of` gives the running app's services (none before start-up)."""
+def token_route(services_of: Callable[[], TokenEndpointServices]) -> DirectRoute:
+    """The token endpoint's route; `services_of` gives the running app's services (none before start-up).
+
+    A direct route (http/direct.py): `POST /token` is answered by `answer` straight from
+    the ASGI entry point; the Litestar handler serves the same function to everything else.
+    """
+
+    async def answer(request: Request[Any, Any, Any]) -> bytes:
+        return _encoder.encode(await issue(request, services_of()))
 
     @post("/token", status_code=200, include_in_schema=True, summary="Token endpoint (RFC 6749 §3.2)")
     async def token_endpoint(request: Request[Any, Any, State]) -> ASGIResponse:
-        return await issue(request, services_of())
+        return ASGIResponse(body=await answer(request), status_code=200, media_type="application/json", headers=NO_STORE)
 
-    return token_endpoint
+    return DirectRoute(token_endpoint, answer)
 
 
-async def issue(request: Request[Any, Any, State], services: TokenEndpointServices) -> ASGIResponse:
+async def issue(request: Request[Any, Any, Any], services: TokenEndpointServices) -> dict[str, Any]:
+    """The token response's members (RFC 6749 §5.1), or a typed error raised."""
     client_auth, token_limits, grants, metrics = services.client_auth, services.token_limits, services.grants, services.metrics
     dpop_proofs, clients, status_indices = services.dpop_proofs, services.clients, services.status_indices
     params = await read_form(request)
@@ -89,4 +100,4 @@ async def issue(request: Request[Any, Any, State], services: TokenEndpointServic
     metrics.token_issued(grant_type, client.client_id)
     # A dynamic client's first token: it is in use, and its open registration no longer expires.
     await clients.note_token_issued(client)
-    return no_store_json_asgi(body)
+    return body

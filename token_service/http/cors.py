@@ -15,6 +15,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from litestar.utils.path import normalize_path
 from litestar.types import HTTPResponseBodyEvent, HTTPResponseStartEvent, HTTPScope, Send
 
 CORS_PATHS = frozenset({"/token", "/userinfo", "/revoke"})
@@ -64,6 +65,9 @@ class CorsDecision:
 async def cors_decision(scope: HTTPScope, origins: AllowedOrigins) -> CorsDecision | None:
     """None for paths outside CORS_PATHS; otherwise the headers, and for a preflight the answer."""
     path = scope["path"]
+    if path not in CORS_PATHS:
+        # Litestar's router serves `/token/` and `//token` as `/token`: so does CORS.
+        path = normalize_path(path)
     registration = path == REGISTRATION_PATH or path.startswith(REGISTRATION_PATH + "/")
     if path not in CORS_PATHS and not registration:
         return None
