@@ -19,6 +19,7 @@ from token_service.errors import InvalidRequest, SlowDown, UnauthorizedClient, U
 from token_service.grants.issuance import Grant
 from token_service.http.direct import DirectRoute
 from token_service.http.forms import read_form
+from token_service.http.headers import request_header
 from token_service.observability.access import note_request
 from token_service.observability.metrics import TokenServiceMetrics
 from token_service.ratelimit import TokenLimits
@@ -72,8 +73,7 @@ async def issue(request: Request[Any, Any, Any], services: TokenEndpointServices
     client_auth, token_limits, grants, metrics = services.client_auth, services.token_limits, services.grants, services.metrics
     dpop_proofs, clients, status_indices = services.dpop_proofs, services.clients, services.status_indices
     params = await read_form(request)
-    headers = request.headers
-    credentials = read_credentials(single_authorization(headers.getall("authorization", [])), params)
+    credentials = read_credentials(single_authorization(request_header(request.scope, b"authorization")), params)
     client = await client_auth.authenticate(credentials)
     wait = await token_limits.check(client.client_id)
     if wait is not None:
@@ -88,7 +88,7 @@ async def issue(request: Request[Any, Any, Any], services: TokenEndpointServices
     note_request(grant_type=grant_type)
     if grant_type not in client.grant_types:
         raise UnauthorizedClient(f"client {client.client_id!r} is not registered for grant_type {echo(grant_type)}")
-    dpop_jkt = await dpop_proofs.key_of(headers.getall("dpop", []), client)
+    dpop_jkt = await dpop_proofs.key_of(request_header(request.scope, b"dpop"), client)
     if status_indices is None:
         body = await grant(client, params, dpop_jkt=dpop_jkt)
     else:

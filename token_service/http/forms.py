@@ -8,6 +8,7 @@ from urllib.parse import parse_qsl
 from litestar import Request
 
 from token_service.errors import InvalidRequest
+from token_service.http.headers import request_header
 
 MAX_FORM_BYTES = 64 * 1024
 MAX_FIELDS = 64
@@ -37,15 +38,14 @@ def parse_params(text: str, where: str) -> dict[str, str]:
 
 
 async def read_form(request: Request[Any, Any, Any]) -> dict[str, str]:
-    headers = request.headers
-    content_type = headers.get("content-type", "")
-    media_type = content_type.split(";", 1)[0].strip().lower()
+    content_type = request_header(request.scope, b"content-type")
+    media_type = content_type[0].split(";", 1)[0].strip().lower() if content_type else ""
     if media_type != "application/x-www-form-urlencoded":
         raise InvalidRequest(
             f"Content-Type must be application/x-www-form-urlencoded (RFC 6749 §3.2), got {media_type or 'none'!r}"
         )
-    declared = headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_FORM_BYTES:
+    declared = request_header(request.scope, b"content-length")
+    if declared and declared[0].isdigit() and int(declared[0]) > MAX_FORM_BYTES:
         raise InvalidRequest(f"the request body is larger than {MAX_FORM_BYTES} bytes")
     body = bytearray()
     # The ASGI receive channel itself rather than `request.stream()`: the same messages,

@@ -1,10 +1,22 @@
-"""Security headers on every response (RFC 9700 §4.11, OWASP secure headers)."""
+"""Security headers on every response (RFC 9700 §4.11, OWASP secure headers), and request headers read off the scope."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
+from litestar.types import Scope
+
 Header = tuple[bytes, bytes]
+
+
+def request_header(scope: Scope, name: bytes) -> list[str]:
+    """Every value the request sent for header `name` (lower-case), in order.
+
+    Read straight off the ASGI scope, where servers give names in lower case: Litestar's
+    `request.headers` builds a case-insensitive multidict of every header on first use,
+    a cost the form endpoints paid for two or four lookups.
+    """
+    return [value.decode("latin-1") for key, value in scope["headers"] if key == name]
 
 
 def security_headers(*, https: bool) -> list[Header]:
