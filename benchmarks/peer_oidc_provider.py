@@ -8,9 +8,10 @@ PostgreSQL + Redis. Both servers run for the whole comparison and wrk loads one 
 time, alternating which goes first in each round. Printed per configuration and
 connection count: the throughput ratio, tokens per server CPU-second of each as a
 fraction of the raw RSA-2048 signing rate of one core measured in the same run, and
-p50/p99 of each. Last, the same against the floor: the smallest Litestar route that only
-signs a token of the same kind (no authentication, no logging), served as `serve` serves
-(a worker per core, a socket per worker): the ratio no token endpoint on this stack can pass.
+p50/p99 of each. Last, the same against two floors that only sign a token of the same
+kind (no authentication, no logging), served as `serve` serves (a worker per core, a
+socket per worker): the smallest Litestar route, and a bare ASGI app under uvicorn, the
+ratio no token endpoint on this stack can pass.
 
     uv run python -m benchmarks.peer_oidc_provider [--seconds 10] [--rounds 2] [--backend sqlite|postgres|both] [--no-floor]
 
@@ -42,7 +43,7 @@ PEER_DIR = ROOT / "benchmarks" / "peer"
 AUDIENCE = "http://127.0.0.1:8001"
 SCOPE = "notes:read"
 CONNECTIONS = (16, 64)
-FLOOR = "floor: minimal Litestar route"
+FLOORS = {"litestar_route": "floor: minimal Litestar route", "bare": "floor: bare ASGI app"}
 
 
 def install_peer() -> None:
@@ -127,10 +128,11 @@ def our_service(env: dict[str, str]) -> Iterator[tuple[Server, str, str]]:
 
 
 @contextmanager
-def floor_route() -> Iterator[tuple[Server, str, str]]:
-    """The minimal Litestar route that only signs (benchmarks.floor_apps), served as `serve`
-    serves: what any token endpoint on this stack could reach at best."""
-    with reference_app("litestar_route", every_core=True) as floor:
+def floor_route(name: str) -> Iterator[tuple[Server, str, str]]:
+    """A reference app that only signs (benchmarks.floor_apps), served as `serve` serves:
+    the minimal Litestar route, and the bare ASGI app (uvicorn alone), which is what a token
+    endpoint answered from the ASGI entry point (token_service/http/direct.py) could reach at best."""
+    with reference_app(name, every_core=True) as floor:
         yield floor, "floor-client", secrets.token_urlsafe(32)
 
 
@@ -171,7 +173,7 @@ def main() -> None:
     parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
     parser.add_argument("--connections", type=int, nargs="+", default=list(CONNECTIONS))
     parser.add_argument("--no-floor", dest="floor", action="store_false",
-                        help="leave out the floor: the minimal Litestar route that only signs, served as serve serves, against the peer")
+                        help="leave out the floors: the minimal Litestar route and the bare ASGI app that only sign, served as serve serves, against the peer")
     args = parser.parse_args()
     install_peer()
     load = os.getloadavg()
@@ -190,7 +192,8 @@ def main() -> None:
             drop_postgres(env)
     if args.floor:
         # The floor signs a fixed token of the same kind and size, for no client in particular.
-        rows += compare(FLOOR, floor_route(), args, raw, check_ours=False)
+        for name, label in FLOORS.items():
+            rows += compare(label, floor_route(name), args, raw, check_ours=False)
     print(f"\n## token-service serve (default workers) vs node-oidc-provider (one process), {args.rounds} alternating "
           f"round(s) of {args.seconds:.0f} s each; p50/p99 the worst round\n")
     print(table(HEADERS, rows))
