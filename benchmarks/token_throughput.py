@@ -2,7 +2,8 @@
 
 For each backend (SQLite + in-process store; PostgreSQL + Redis) and grant
 (client_credentials, the same with a DPoP proof per request (RFC 9449, ES256, reported
-separately), refresh_token, authorization_code with PKCE), runs wrk at
+separately), the same with private_key_jwt client authentication (RFC 7523, an ES256
+assertion per request), refresh_token, authorization_code with PKCE), runs wrk at
 several concurrencies and prints requests/s, latency percentiles, the server's CPU time
 per token and the ratio to the raw RSA-2048 signing rate measured in the same run.
 
@@ -29,9 +30,11 @@ import subprocess
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, urlencode
 
 from tests.support.browser import Browser, query_of
+from tests.support.client_keys import new_key, public_jwks, sign_assertion
 from benchmarks.support import BIN, Server, WrkResult, raw_sign_rate, run_wrk, table, token_service
 from shared.dpop.builder import DPoPKey
 
@@ -87,6 +90,30 @@ def make_dpop_proofs(token_endpoint: str, count: int) -> Path:
     handle, name = tempfile.mkstemp(suffix=".proofs")
     with os.fdopen(handle, "w") as out:
         out.writelines(key.proof("POST", token_endpoint) + "\n" for _ in range(count))
+    return Path(name)
+
+
+# RFC 7523 §2.2, percent-encoded for the form and with `%` doubled for Lua's string.format.
+ASSERTION_BODY = "grant_type=client_credentials&client_assertion_type=urn%%3Aietf%%3Aparams%%3Aoauth%%3Aclient-assertion-type%%3Ajwt-bearer&client_assertion=%s&client_id=%s"
+
+
+def key_client(server: Server) -> tuple[str, Any]:
+    """A client_credentials client that authenticates with private_key_jwt (an ES256 key of its own, registered as a JWKS file)."""
+    key = new_key("ES256")
+    handle, name = tempfile.mkstemp(suffix=".jwks.json")
+    with os.fdopen(handle, "w") as out:
+        json.dump(public_jwks(key), out)
+    client = json.loads(server.cli("clients", "add", "--grant", "client_credentials", "--auth", "private_key_jwt", "--jwks-file", name,
+                                   "--scope", "notes:read", "--audience", AUDIENCE))
+    os.unlink(name)
+    return client["client_id"], key
+
+
+def make_client_assertions(server: Server, client_id: str, key: Any, count: int) -> Path:
+    """Client assertions made ahead (each jti is single use; the client's signing is not the server's cost)."""
+    handle, name = tempfile.mkstemp(suffix=".assertions")
+    with os.fdopen(handle, "w") as out:
+        out.writelines(sign_assertion(key, client_id, f"{server.url}/token", header={"kid": key.kid}, lifetime=600) + "\n" for _ in range(count))
     return Path(name)
 
 
@@ -223,6 +250,12 @@ def bench_backend(name: str, env: dict[str, str], seconds: float, raw: float) ->
             result, cpu = measure(server, dpop_script(proofs, client["client_id"], client["client_secret"]), connections, seconds)
             rows.append(single_use_row("client_credentials + DPoP", connections, result, cpu, raw, proofs))
             proofs.unlink()
+        key_client_id, key = key_client(server)
+        for connections in (8, 32):
+            assertions = make_client_assertions(server, key_client_id, key, int(seconds * 1800) + 500)
+            result, cpu = measure(server, single_use_script(assertions, ASSERTION_BODY, key_client_id), connections, seconds)
+            rows.append(single_use_row("client_credentials, private_key_jwt (ES256)", connections, result, cpu, raw, assertions))
+            assertions.unlink()
         public = json.loads(server.cli("clients", "add", "--grant", "authorization_code", "--grant", "refresh_token", "--public",
                                        "--redirect-uri", "http://127.0.0.1:9/cb", "--scope", "notes:read offline_access", "--audience", AUDIENCE))
         for connections in (8, 32):

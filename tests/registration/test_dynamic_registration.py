@@ -10,7 +10,9 @@ import httpx
 import pytest
 
 from tests.registration.conftest import API, RegistrationService, registration_service
-from tests.support.client_keys import new_key, public_jwks
+from tests.support.client_keys import new_key, public_jwks, sign_assertion
+from token_service.clients.assertion import JWT_BEARER
+from token_service.registration.service import SERVER_OWNED
 
 REDIRECT = "http://127.0.0.1:9999/callback"
 PUBLIC_APP = {"client_name": "Notes Desktop", "redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none", "scope": "openid notes:read", "audience": API}
@@ -58,6 +60,25 @@ def test_a_key_client_registers_its_jwks_for_private_key_jwt(registrar: Registra
     assert info.status_code == 201, info.text
     assert info.json()["token_endpoint_auth_method"] == "private_key_jwt" and "client_secret" not in info.json()
     assert info.json()["jwks"] == jwks
+
+
+def test_a_key_client_that_replaces_its_jwks_authenticates_with_the_new_key_at_once(registrar: RegistrationService) -> None:
+    """The verifier remembers parsed key sets by their content: a replaced set is read afresh on the next request."""
+    old, new = new_key(), new_key()
+    info = registrar.register({"grant_types": ["client_credentials"], "jwks": public_jwks(old), "scope": "notes:read", "audience": API},
+                              registrar.initial_token()).json()
+    client_id, token_endpoint = info["client_id"], f"{registrar.url}/token"
+
+    def token_with(key: Any) -> httpx.Response:
+        assertion = sign_assertion(key, client_id, token_endpoint, header={"kid": key.kid})
+        return httpx.post(token_endpoint, data={"grant_type": "client_credentials", "client_assertion_type": JWT_BEARER, "client_assertion": assertion})
+
+    assert token_with(old).status_code == 200
+    changed = {key: value for key, value in info.items() if key not in SERVER_OWNED} | {"jwks": public_jwks(new)}
+    assert httpx.put(info["registration_client_uri"], json=changed, headers=management(info)).status_code == 200
+    refused = token_with(old)
+    assert refused.status_code == 401 and "is not in the client's registered jwks" in refused.json()["error_description"]
+    assert token_with(new).status_code == 200
 
 
 PRIVATE_JWK = new_key().as_dict(private=True)

@@ -18,7 +18,7 @@ from joserfc.errors import BadSignatureError, JoseError, SecurityWarning
 from joserfc.jwk import OKPKey
 
 from token_service.clients.key_cache import ClientJwksCache, KeyNotFound
-from token_service.clients.key_set import SIGNING_ALGORITHMS, ClientKey, ClientKeySet, key_matches_alg
+from token_service.clients.key_set import SIGNING_ALGORITHMS, ClientKey, RegisteredKeySets, key_matches_alg
 from token_service.clients.models import Client
 from token_service.clock import Clock, system_clock
 from token_service.outbound.fetcher import OutboundError
@@ -97,6 +97,7 @@ class ClientAssertionVerifier:
         self._leeway = leeway
         self._max_lifetime = max_lifetime
         self._clock = clock
+        self._registered = RegisteredKeySets()
 
     async def verify(self, client: Client, assertion: UnverifiedAssertion) -> None:
         """Raises AssertionRefused naming the rule; returns only for a fresh, valid assertion of `client`."""
@@ -143,7 +144,7 @@ class ClientAssertionVerifier:
                 raise AssertionRefused(exc.reason) from None
             except OutboundError as exc:
                 raise AssertionRefused(f"the client's JWKS at {client.jwks_uri} is unavailable: {exc.reason}") from None
-        key_set = ClientKeySet.from_document(client.jwks or {}, "the client's registered jwks")
+        key_set = self._registered.of(client.jwks or {}, "the client's registered jwks")
         key = key_set.select(kid)
         if key is None:
             if kid is None:

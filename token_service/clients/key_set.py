@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, JWKRegistry, OKPKey, RSAKey
 
@@ -108,6 +109,33 @@ class ClientKeySet:
 
     def describe_kids(self) -> str:
         return ", ".join(repr(k) for k in self.keys) or "none"
+
+
+class RegisteredKeySets:
+    """Client key sets read from registered `jwks` documents, remembered by their content.
+
+    Reading a JWK Set imports and checks every key in it (for an EC key: its point), which
+    was a fifth of a private_key_jwt token request's CPU when done per request. A
+    document is remembered by its canonical JSON, so a client whose keys are changed (RFC
+    7592, `clients` commands) is read afresh on its next request; at most `limit` documents
+    are kept.
+    """
+
+    def __init__(self, limit: int = 1024) -> None:
+        self._limit = limit
+        self._read: dict[bytes, ClientKeySet] = {}
+
+    def of(self, document: Any, source: str) -> ClientKeySet:
+        try:
+            content = msgspec.json.encode(document, order="sorted") + source.encode()
+        except (TypeError, msgspec.EncodeError):
+            return ClientKeySet.from_document(document, source)  # not JSON: nothing to remember it by
+        key_set = self._read.get(content)
+        if key_set is None:
+            if len(self._read) >= self._limit:
+                self._read.clear()
+            key_set = self._read[content] = ClientKeySet.from_document(document, source)
+        return key_set
 
 
 def key_matches_alg(key: ClientKey, alg: str) -> bool:
