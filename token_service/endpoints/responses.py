@@ -9,6 +9,8 @@ from litestar import Response
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 _encoder = msgspec.json.Encoder()
+# The JSON bytes of a body, as every JSON answer here encodes them.
+encode_json = _encoder.encode
 
 
 def json_response(body: Any, *, status_code: int = 200, headers: dict[str, str] | None = None) -> Response[bytes]:
@@ -17,5 +19,3 @@ def json_response(body: Any, *, status_code: int = 200, headers: dict[str, str] 
 
 def no_store_json(body: Any, *, status_code: int = 200, headers: dict[str, str] | None = None) -> Response[bytes]:
     return json_response(body, status_code=status_code, headers={**NO_STORE, **(headers or {})})
-
-

@@ -6,7 +6,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import msgspec
 from litestar import Request, post
 from litestar.datastructures import State
 from litestar.response.base import ASGIResponse
@@ -14,7 +13,7 @@ from litestar.response.base import ASGIResponse
 from token_service.clients.authentication import ClientAuthenticator, read_credentials, single_authorization
 from token_service.clients.registry import ClientRegistry
 from token_service.dpop.proofs import TokenRequestProofs
-from token_service.endpoints.responses import NO_STORE
+from token_service.endpoints.responses import NO_STORE, encode_json
 from token_service.errors import InvalidRequest, SlowDown, UnauthorizedClient, UnsupportedGrantType, echo
 from token_service.grants.issuance import Grant
 from token_service.http.direct import DirectRoute
@@ -24,8 +23,6 @@ from token_service.observability.access import note_request
 from token_service.observability.metrics import TokenServiceMetrics
 from token_service.ratelimit import TokenLimits
 from token_service.status import StatusIndices
-
-_encoder = msgspec.json.Encoder()
 
 # The grant types this service implements, by name; the composition root builds one Grant
 # for each (app.py `build_grants`) and discovery lists them.
@@ -59,7 +56,7 @@ def token_route(services_of: Callable[[], TokenEndpointServices]) -> DirectRoute
     """
 
     async def answer(request: Request[Any, Any, Any]) -> bytes:
-        return _encoder.encode(await issue(request, services_of()))
+        return encode_json(await issue(request, services_of()))
 
     @post("/token", status_code=200, include_in_schema=True, summary="Token endpoint (RFC 6749 §3.2)")
     async def token_endpoint(request: Request[Any, Any, State]) -> ASGIResponse:
