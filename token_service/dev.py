@@ -30,6 +30,7 @@ from token_service.clients.metadata import ClientMetadata
 from token_service.clients.registry import ClientRegistry, config_clients
 from token_service.clients.secrets import generate_client_secret, hash_client_secret
 from token_service.observability.logging import configure_logging
+from token_service.http.worker_listeners import tcp_socket
 from token_service.db.models import ClientRow, ResourceRow
 from token_service.resources.model import ResourceConfig
 from token_service.resources.registry import ResourceRegistry, config_resources
@@ -215,7 +216,7 @@ def banner(settings: TokenServiceSettings, demo: dict[str, str]) -> str:
 
 def listening_socket(port: int) -> socket.socket:
     """Bind before anything starts, so a busy port is one clear message and nothing half-running."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock = tcp_socket(socket.AF_INET)
     # As uvicorn does: a restart right after Ctrl-C must not wait out TIME_WAIT.
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:

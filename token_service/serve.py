@@ -19,7 +19,7 @@ from uvicorn.supervisors import Multiprocess
 from token_service.app import create_app
 from token_service.diagnostics.local_database import describe_database
 from token_service.http.read_deadlines import ServeConfig
-from token_service.http.worker_listeners import address_for_workers
+from token_service.http.worker_listeners import address_for_workers, tcp_socket
 from token_service.observability.logging import configure_logging
 from token_service.observability.metrics import MULTIPROCESS_DIR
 from token_service.runtime import open_runtime
@@ -107,7 +107,7 @@ def server_config(settings: TokenServiceSettings, app: Any, *, host: str, port: 
 def bind(host: str, port: int, *, per_worker: bool = False) -> socket.socket:
     """The listening address; `per_worker`: each worker process listens on a socket of its own (see worker_listeners)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = address_for_workers(family) if per_worker else socket.socket(family)
+    sock = address_for_workers(family) if per_worker else tcp_socket(family)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         if per_worker:

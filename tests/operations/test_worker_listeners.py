@@ -4,14 +4,19 @@ of whichever worker woke first (token_service/http/worker_listeners.py)."""
 
 from __future__ import annotations
 
+import asyncio
+import pickle
 import socket
 import sys
+from collections.abc import Callable
 import time
 from pathlib import Path
 
 import psutil
 import pytest
 
+from token_service.dev import listening_socket
+from token_service.serve import bind
 from tests.support.serve_process import running_serve
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="reads the listening sockets from /proc/net/tcp (Linux)")
@@ -85,3 +90,42 @@ def test_a_second_instance_on_the_same_port_is_refused_rather_than_sharing_it(tm
             pass
         assert listening_sockets(first.port) == 2
     assert f"cannot listen on 127.0.0.1:{first.port}" in str(stopped.value)
+
+
+def one_worker_socket() -> socket.socket:
+    return bind("127.0.0.1", 0)
+
+
+def a_workers_own_socket() -> socket.socket:
+    # What each worker gets when uvicorn's supervisor hands it the pickled address.
+    with bind("127.0.0.1", 0, per_worker=True) as supervisor:
+        return pickle.loads(pickle.dumps(supervisor))
+
+
+def dev_socket() -> socket.socket:
+    return listening_socket(0)
+
+
+@pytest.mark.parametrize("make", [one_worker_socket, a_workers_own_socket, dev_socket], ids=["one worker", "per worker", "dev"])
+def test_connections_accepted_on_the_asyncio_loop_send_without_nagle_delay(make: Callable[[], socket.socket]) -> None:
+    # Where uvloop is missing uvicorn serves on asyncio, which turns Nagle's algorithm off only
+    # when the listening socket says it is TCP; with it on, every response written in two parts
+    # waited ~40 ms for the client's delayed ACK.
+    async def accepted_nodelay(sock: socket.socket) -> int:
+        seen: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+        async def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            seen.set_result(writer.get_extra_info("socket").getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+            writer.close()
+
+        server = await asyncio.start_server(accept, sock=sock)
+        async with server:
+            _, writer = await asyncio.open_connection(*sock.getsockname()[:2])
+            result = await asyncio.wait_for(seen, 10)
+            writer.close()
+            return result
+
+    sock = make()
+    sock.listen()
+    with asyncio.Runner(loop_factory=asyncio.SelectorEventLoop) as runner:
+        assert runner.run(accepted_nodelay(sock)) != 0

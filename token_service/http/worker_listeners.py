@@ -15,6 +15,12 @@ connections only once it listens): it holds the address, so that a port already 
 stops start-up before any worker runs, and what a worker unpickles is a new socket of its
 own, bound to the same address, on which uvicorn then listens.
 
+Every socket here is made with the protocol named (IPPROTO_TCP), not left at 0: asyncio
+turns Nagle's algorithm off (TCP_NODELAY) only on accepted sockets whose protocol says TCP,
+and with it on, a response written in two parts waited ~40 ms for the client's delayed
+ACK on every request (measured with `serve` on the asyncio loop, as where uvloop is not
+installed: 44 ms per request, against 1.7 ms on uvloop, which sets it regardless).
+
 The cost: connections still queued on a worker's socket when that worker exits are reset
 rather than taken by another worker (Linux can migrate them: `net.ipv4.tcp_migrate_req=1`).
 """
@@ -25,9 +31,14 @@ import socket
 from typing import Any, SupportsIndex
 
 
+def tcp_socket(family: int) -> socket.socket:
+    """A TCP socket whose accepted connections asyncio sets TCP_NODELAY on (see above)."""
+    return socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+
+
 def worker_listener(family: int, address: Any) -> socket.socket:
     """In a worker: its own socket on the supervisor's address (uvicorn makes it listen)."""
-    sock = socket.socket(family)
+    sock = tcp_socket(family)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind(address)
@@ -43,6 +54,6 @@ class AddressForWorkers(socket.socket):
 
 def address_for_workers(family: int) -> AddressForWorkers:
     """Unbound; the caller binds it (and reports a port in use in its own words)."""
-    sock = AddressForWorkers(family)
+    sock = AddressForWorkers(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     return sock
