@@ -11,6 +11,9 @@ with the fast path on and with the library's path put back, in alternating batch
 - the refresh rotation's statements on asyncpg itself (db/refresh_rotation.py) against
   the same Core statements through SQLAlchemy's execution layer, on refresh_token with
   PostgreSQL (skipped when PostgreSQL is not on 127.0.0.1);
+- the same statements on a sqlite3 connection of the process's own, on the event loop
+  (db/sqlite_direct.py), against SQLAlchemy on aiosqlite's thread, on refresh_token with
+  the embedded default (SQLite);
 - the user lookup on asyncpg itself (users/directory.py, db/asyncpg_statements.py) against
   the same Core statement through SQLAlchemy, on authorization_code redemption with PostgreSQL;
 - the direct token route (http/direct.py: `POST /token` answered from the ASGI entry point)
@@ -60,6 +63,8 @@ GAIN_FLOOR = 0.05
 # `POST /token` is served by the direct route (http/direct.py); `/token/` by Litestar's
 # router and route pipeline, to the same handler: the library path of that fast path.
 TOKEN_PATH = "/token"
+ASYNCPG_ROTATION = "asyncpg rotation statements vs SQLAlchemy execution"
+SQLITE_ROTATION = "sqlite3 rotation on the event loop vs SQLAlchemy on aiosqlite"
 
 
 
@@ -162,12 +167,13 @@ def sqlalchemy_rotation() -> Iterator[None]:
 
     @asynccontextmanager
     async def through_sqlalchemy(self: RotationStore) -> AsyncIterator[Any]:
-        saved, self._asyncpg = self._asyncpg, None
+        saved = self._asyncpg, self._sqlite
+        self._asyncpg, self._sqlite = None, None
         try:
             async with original(self) as connection:
                 yield connection
         finally:
-            self._asyncpg = saved
+            self._asyncpg, self._sqlite = saved
 
     with mock.patch.object(RotationStore, "connect", through_sqlalchemy):
         yield
@@ -213,7 +219,7 @@ async def client_credentials_rows(count: int, rounds: int) -> list[list[object]]
             row("direct access-log writer vs logging + structlog", "client_credentials", *writer)]
 
 
-async def refresh_rows(env: dict[str, str], count: int, rounds: int) -> list[list[object]]:
+async def refresh_rows(env: dict[str, str], count: int, rounds: int, name: str) -> list[list[object]]:
     settings = settings_for(tempfile.mkdtemp(prefix="bench-fast-"), **env)
     runtime = await open_runtime(settings, migrate_now=True)
     services = build_services(settings, runtime, TokenServiceMetrics())
@@ -231,7 +237,7 @@ async def refresh_rows(env: dict[str, str], count: int, rounds: int) -> list[lis
 
         await cpu_per_request(request, 50)
         rotation = await a_b(request, sqlalchemy_rotation, count, rounds)
-    return [row("asyncpg rotation statements vs SQLAlchemy execution", "refresh_token (PostgreSQL)", *rotation)]
+    return [row(name, f"refresh_token ({'PostgreSQL' if env else 'SQLite'})", *rotation)]
 
 
 async def code_rows(env: dict[str, str], count: int, rounds: int) -> list[list[object]]:
@@ -271,14 +277,15 @@ def main() -> None:
     with open(os.devnull, "w") as sink:
         configure_logging("json", stream=sink)
         rows = asyncio.run(client_credentials_rows(args.requests, args.rounds))
+        rows += asyncio.run(refresh_rows({}, args.requests, args.rounds, SQLITE_ROTATION))
         try:
             env = postgres_env()
         except OSError as exc:
-            rows.append(["asyncpg rotation statements vs SQLAlchemy execution", "refresh_token", f"skipped: no PostgreSQL ({exc})", "", "", "", ""])
+            rows.append([ASYNCPG_ROTATION, "refresh_token", f"skipped: no PostgreSQL ({exc})", "", "", "", ""])
             rows.append(["asyncpg user lookup vs SQLAlchemy Core", "authorization_code", f"skipped: no PostgreSQL ({exc})", "", "", "", ""])
         else:
             try:
-                rows += asyncio.run(refresh_rows({k: v for k, v in env.items() if "REDIS" not in k}, args.requests, args.rounds))
+                rows += asyncio.run(refresh_rows({k: v for k, v in env.items() if "REDIS" not in k}, args.requests, args.rounds, ASYNCPG_ROTATION))
                 rows += asyncio.run(code_rows(env, args.requests, args.rounds))
             finally:
                 drop_postgres(env)

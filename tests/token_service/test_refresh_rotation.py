@@ -1,21 +1,30 @@
 """Refresh-token rotation on the storage layer, on SQLite and PostgreSQL: single use, the grace
-window, family revocation on reuse, idle and absolute lifetimes, and what a failed build leaves."""
+window, family revocation on reuse, idle and absolute lifetimes, and what a failed build leaves.
+
+Every rule is checked on both ways a rotation's statements can run: the fast path (asyncpg
+itself on PostgreSQL, a sqlite3 connection on the event loop on SQLite) and SQLAlchemy's
+own execution of the same statements, which the fast path must match."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import sqlite3
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from sqlalchemy import delete, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
+from sqlalchemy.dialects.sqlite.aiosqlite import dialect as aiosqlite_dialect
 
 from tests.support.clock import FakeClock
 from token_service.db.models import RefreshTokenRow, UserRow
-from token_service.db.refresh_rotation import _CLAIM_AND_INSERT, _IS_UNROTATED, _LOAD, _REVOKE_FAMILY
+from token_service.db import sqlite_direct
+from token_service.db.refresh_rotation import _CLAIM, _CLAIM_AND_INSERT, _INSERT_SUCCESSOR, _IS_UNROTATED, _LOAD, _REVOKE_FAMILY
 from token_service.errors import InvalidGrant, InvalidScope
 from token_service.services import Services, build_services
 from token_service.observability.metrics import TokenServiceMetrics
@@ -67,12 +76,20 @@ def settings(make_settings: Any) -> TokenServiceSettings:
     return settings
 
 
-@pytest.fixture
-async def setup(settings: TokenServiceSettings) -> AsyncIterator[Setup]:
+def through_sqlalchemy(tokens: RefreshTokens) -> None:
+    """The rotation's statements through SQLAlchemy's execution instead of the fast path."""
+    store = tokens._store
+    store._asyncpg = store._sqlite = store._sqlite_statements = None
+
+
+@pytest.fixture(params=["fast path", "sqlalchemy"])
+async def setup(settings: TokenServiceSettings, request: pytest.FixtureRequest) -> AsyncIterator[Setup]:
     clock = FakeClock()
     runtime = await open_runtime(settings, migrate_now=True, clock=clock)
     try:
         services = build_services(settings, runtime, TokenServiceMetrics())
+        if request.param == "sqlalchemy":
+            through_sqlalchemy(services.refresh_tokens)
         user = await services.users.add_local_user("alice", "correct horse battery staple", name="Alice")
         yield Setup(runtime, services, clock, user.id)
     finally:
@@ -211,3 +228,57 @@ def test_the_statements_run_on_asyncpg_itself_need_no_conversion_of_values() -> 
             assert bind.type.dialect_impl(dialect).bind_processor(dialect) is None, bind
     for column in _LOAD.selected_columns:
         assert column.type.dialect_impl(dialect).result_processor(dialect, None) is None, column
+
+
+def holding_the_write_lock(setup: Setup) -> sqlite3.Connection:
+    """Another connection (another process, as far as SQLite knows) in a write transaction."""
+    other = sqlite3.connect(str(setup.runtime.engine.url.database), isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    return other
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+async def test_a_rotation_waiting_for_the_write_lock_leaves_the_event_loop_serving(setup: Setup) -> None:
+    token = await setup.start()
+    other = holding_the_write_lock(setup)
+    rotation = asyncio.create_task(setup.rotate(token))
+    longest_stall, last = 0.0, time.monotonic()
+    for _ in range(20):
+        await asyncio.sleep(0.005)
+        now = time.monotonic()
+        longest_stall, last = max(longest_stall, now - last), now
+    assert not rotation.done()
+    # Waiting in SQLite's busy handler on the loop would have stalled it for the whole busy
+    # timeout (5 s): every other request of the worker would have waited with it.
+    assert longest_stall < 1.0
+    other.execute("COMMIT")
+    other.close()
+    assert (await rotation)["refresh_token"]
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("setup", ["fast path"], indirect=True)
+async def test_a_write_lock_held_too_long_fails_the_rotation_as_a_lock_and_consumes_nothing(
+    setup: Setup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = await setup.start()
+    monkeypatch.setattr(sqlite_direct, "BUSY_DEADLINE_SECONDS", 0.02)
+    other = holding_the_write_lock(setup)
+    try:
+        with pytest.raises(OperationalError, match="database is locked"):
+            await setup.rotate(token)
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert (await setup.rotate(token))["refresh_token"]
+
+
+def test_the_statements_run_on_sqlite3_itself_need_no_conversion_but_the_one_the_rotation_makes() -> None:
+    """On SQLite they bypass SQLAlchemy's execution too. The one value SQLAlchemy would convert
+    is SQLite's 0/1 for email_verified, which the rotation turns into a bool itself."""
+    dialect = aiosqlite_dialect()
+    for statement in (_LOAD, _CLAIM, _INSERT_SUCCESSOR, _IS_UNROTATED, _REVOKE_FAMILY):
+        for bind in statement.compile(dialect=dialect).binds.values():
+            assert bind.type.dialect_impl(dialect).bind_processor(dialect) is None, bind
+    converted = {column.name for column in _LOAD.selected_columns if column.type.dialect_impl(dialect).result_processor(dialect, None) is not None}
+    assert converted == {"email_verified"}
