@@ -15,7 +15,8 @@ with the fast path on and with the library's path put back, in alternating batch
   (db/sqlite_direct.py), against SQLAlchemy on aiosqlite's thread, on refresh_token with
   the embedded default (SQLite);
 - the user lookup on asyncpg itself (users/directory.py, db/asyncpg_statements.py) against
-  the same Core statement through SQLAlchemy, on authorization_code redemption with PostgreSQL;
+  the same Core statement through SQLAlchemy, on authorization_code redemption with PostgreSQL,
+  and the same on SQLite's direct connection (db/sqlite_direct.py);
 - the direct token route (http/direct.py: `POST /token` answered from the ASGI entry point)
   against Litestar's router and route pipeline serving the same handler (`POST /token/`),
   on client_credentials.
@@ -65,6 +66,8 @@ GAIN_FLOOR = 0.05
 TOKEN_PATH = "/token"
 ASYNCPG_ROTATION = "asyncpg rotation statements vs SQLAlchemy execution"
 SQLITE_ROTATION = "sqlite3 rotation on the event loop vs SQLAlchemy on aiosqlite"
+ASYNCPG_USER_LOOKUP = "asyncpg user lookup vs SQLAlchemy Core"
+SQLITE_USER_LOOKUP = "sqlite3 user lookup on the event loop vs SQLAlchemy Core"
 
 
 
@@ -240,7 +243,7 @@ async def refresh_rows(env: dict[str, str], count: int, rounds: int, name: str) 
     return [row(name, f"refresh_token ({'PostgreSQL' if env else 'SQLite'})", *rotation)]
 
 
-async def code_rows(env: dict[str, str], count: int, rounds: int) -> list[list[object]]:
+async def code_rows(env: dict[str, str], count: int, rounds: int, name: str) -> list[list[object]]:
     settings = settings_for(tempfile.mkdtemp(prefix="bench-fast-"), **env)
     runtime = await open_runtime(settings, migrate_now=True)
     services = build_services(settings, runtime, TokenServiceMetrics())
@@ -260,7 +263,7 @@ async def code_rows(env: dict[str, str], count: int, rounds: int) -> list[list[o
 
         await cpu_per_request(request, 50)
         lookup = await a_b(request, sqlalchemy_user_lookup, count, rounds)
-    return [row("asyncpg user lookup vs SQLAlchemy Core", "authorization_code (PostgreSQL)", *lookup)]
+    return [row(name, f"authorization_code ({'PostgreSQL' if env else 'SQLite'})", *lookup)]
 
 
 def row(name: str, request: str, fast: float, slow: float) -> list[object]:
@@ -278,15 +281,16 @@ def main() -> None:
         configure_logging("json", stream=sink)
         rows = asyncio.run(client_credentials_rows(args.requests, args.rounds))
         rows += asyncio.run(refresh_rows({}, args.requests, args.rounds, SQLITE_ROTATION))
+        rows += asyncio.run(code_rows({}, args.requests, args.rounds, SQLITE_USER_LOOKUP))
         try:
             env = postgres_env()
         except OSError as exc:
             rows.append([ASYNCPG_ROTATION, "refresh_token", f"skipped: no PostgreSQL ({exc})", "", "", "", ""])
-            rows.append(["asyncpg user lookup vs SQLAlchemy Core", "authorization_code", f"skipped: no PostgreSQL ({exc})", "", "", "", ""])
+            rows.append([ASYNCPG_USER_LOOKUP, "authorization_code", f"skipped: no PostgreSQL ({exc})", "", "", "", ""])
         else:
             try:
                 rows += asyncio.run(refresh_rows({k: v for k, v in env.items() if "REDIS" not in k}, args.requests, args.rounds, ASYNCPG_ROTATION))
-                rows += asyncio.run(code_rows(env, args.requests, args.rounds))
+                rows += asyncio.run(code_rows(env, args.requests, args.rounds, ASYNCPG_USER_LOOKUP))
             finally:
                 drop_postgres(env)
     load = os.getloadavg()

@@ -1,5 +1,6 @@
 """Statements run on a sqlite3 connection of this process's own, on the event loop: the
-embedded default's hottest writes (refresh rotation) without aiosqlite's thread.
+embedded default's hottest statements (refresh rotation, the user lookup of a code
+redemption) without aiosqlite's thread.
 
 Through SQLAlchemy's async engine every SQLite statement is several hops to aiosqlite's
 thread and back (cursor, execute, fetch, close, commit), each a thread wake-up and an event
@@ -25,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -65,8 +67,14 @@ class SqliteDirect:
 
     @classmethod
     def for_engine(cls, engine: AsyncEngine) -> SqliteDirect | None:
+        """The engine's direct connection (one per engine, shared by its users); None where there is none."""
         path = file_database(engine)
-        return cls(path) if path is not None else None
+        if path is None:
+            return None
+        direct = _BY_ENGINE.get(engine)
+        if direct is None:
+            direct = _BY_ENGINE[engine] = cls(path)
+        return direct
 
     def _connection(self) -> sqlite3.Connection:
         if self._db is None:
@@ -117,3 +125,7 @@ class SqliteDirect:
         if self._db is not None:
             self._db.close()
             self._db = None
+
+
+# Dropped with its engine; the sqlite3 connection closes when the last user lets it go.
+_BY_ENGINE: weakref.WeakKeyDictionary[AsyncEngine, SqliteDirect] = weakref.WeakKeyDictionary()

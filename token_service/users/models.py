@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from token_service.db.models import UserRow
+
+
+class Columns(Protocol):
+    """A row's columns by name: a SQLAlchemy row mapping, an asyncpg record, a sqlite3.Row."""
+
+    def __getitem__(self, key: str, /) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -25,7 +30,7 @@ class User:
         )
 
     @classmethod
-    def from_columns(cls, columns: Mapping[Any, Any]) -> User:
+    def from_columns(cls, columns: Columns) -> User:
         """From a Core row of the `users` table (its columns by name)."""
         return cls(
             id=columns["id"],
