@@ -23,6 +23,7 @@ from token_service.backends import BackendHealth
 from token_service.clock import Clock, system_clock
 from token_service.db import migrate
 from token_service.db.engine import create_engine, session_factory
+from token_service.db.sqlite_direct import close_direct_connection
 from token_service.keys.current import CurrentKeys
 from token_service.keys.sealing import KeyDecryptionError, load_kek
 from token_service.keys.service import KeyService
@@ -79,6 +80,7 @@ class Runtime:
         await self.http_client.aclose()
         await self.outbound.aclose()
         await self.engine.dispose()
+        close_direct_connection(self.engine)
         if self._probe_engine is not None:
             await self._probe_engine.dispose()
 

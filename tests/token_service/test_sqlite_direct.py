@@ -118,3 +118,17 @@ async def test_one_direct_connection_per_engine_and_none_for_a_database_in_memor
     finally:
         for engine in engines:
             await engine.dispose()
+
+
+@on_sqlite
+async def test_closing_the_runtime_closes_the_direct_connection(make_settings: object) -> None:
+    settings: TokenServiceSettings = make_settings()  # type: ignore[operator]
+    opened = await open_runtime(settings, migrate_now=True)
+    users = UserDirectory.from_settings(opened.db_sessions, settings, clock=opened.clock)
+    await users.get("u_nobody")  # opens the direct connection
+    direct = SqliteDirect.for_engine(opened.engine)
+    assert direct is not None and direct._db is not None
+    connection = direct._db
+    await opened.close()
+    with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+        connection.execute("SELECT 1")

@@ -129,3 +129,10 @@ class SqliteDirect:
 
 # Dropped with its engine; the sqlite3 connection closes when the last user lets it go.
 _BY_ENGINE: weakref.WeakKeyDictionary[AsyncEngine, SqliteDirect] = weakref.WeakKeyDictionary()
+
+
+def close_direct_connection(engine: AsyncEngine) -> None:
+    """With the engine: closes its direct connection, if it has one (a later use would open it again)."""
+    direct = _BY_ENGINE.pop(engine, None)
+    if direct is not None:
+        direct.close()
