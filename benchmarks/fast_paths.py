@@ -171,7 +171,7 @@ def sqlalchemy_rotation() -> Iterator[None]:
     @asynccontextmanager
     async def through_sqlalchemy(self: RotationStore) -> AsyncIterator[Any]:
         saved = self._asyncpg, self._sqlite
-        self._asyncpg, self._sqlite = None, None
+        self._asyncpg, self._sqlite = False, None
         try:
             async with original(self) as connection:
                 yield connection

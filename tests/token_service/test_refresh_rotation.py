@@ -79,7 +79,7 @@ def settings(make_settings: Any) -> TokenServiceSettings:
 def through_sqlalchemy(tokens: RefreshTokens) -> None:
     """The rotation's statements through SQLAlchemy's execution instead of the fast path."""
     store = tokens._store
-    store._asyncpg = store._sqlite = store._sqlite_statements = None
+    store._asyncpg, store._sqlite = False, None
 
 
 @pytest.fixture(params=["fast path", "sqlalchemy"])

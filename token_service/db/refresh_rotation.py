@@ -223,23 +223,23 @@ class _SqliteConnection:
 class RotationStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
-        self._asyncpg = _Statements(engine.dialect) if runs_on_asyncpg(engine) else None
+        self._statements = _Statements(engine.dialect)
+        self._asyncpg = runs_on_asyncpg(engine)
         # SQLite has one writer at a time. Pooled connections that race for its write lock
         # wait in SQLite's busy handler, which sleeps in steps of up to 100 ms: at 8
         # concurrent refreshes that made a p99 over a second (benchmarks/token_throughput).
         # Queued instead, across this host's worker processes too (db/write_lock.py).
         self._write_lock = SqliteWriteLock(engine.url.database if engine.dialect.name == "sqlite" else None)
         self._sqlite = SqliteDirect.for_engine(engine)
-        self._sqlite_statements = _Statements(engine.dialect) if self._sqlite is not None else None
 
     @asynccontextmanager
     async def connect(self) -> AsyncIterator[RotationConnection]:
-        if self._sqlite is not None and self._sqlite_statements is not None:
-            yield _SqliteConnection(self._sqlite, self._sqlite_statements)
+        if self._sqlite is not None:
+            yield _SqliteConnection(self._sqlite, self._statements)
             return
-        if self._asyncpg is None:
+        if not self._asyncpg:
             async with self._engine.connect() as connection:
                 yield _CoreConnection(connection, self._write_lock)
             return
         async with asyncpg_connection(self._engine) as connection:
-            yield _AsyncpgConnection(connection, self._asyncpg)
+            yield _AsyncpgConnection(connection, self._statements)

@@ -89,12 +89,14 @@ class SqliteDirect:
 
     async def _unlocked(self, attempt: Callable[[], T], sql: str, params: Any) -> T:
         """`attempt()`, tried again while another connection holds the lock it needs."""
-        deadline = time.monotonic() + BUSY_DEADLINE_SECONDS
+        deadline: float | None = None  # set at the first refusal: the usual call reads no clock
         pause = FIRST_RETRY_SECONDS
         while True:
             try:
                 return attempt()
             except sqlite3.Error as error:
+                if deadline is None:
+                    deadline = time.monotonic() + BUSY_DEADLINE_SECONDS
                 if not _busy(error) or time.monotonic() >= deadline:
                     raise DBAPIError.instance(sql, params, error, sqlite3.Error) from error
             await asyncio.sleep(pause)
