@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Columns(Protocol):
+    """A row's columns by name, as the fast paths read them: a SQLAlchemy row mapping, an
+    asyncpg record or a sqlite3.Row."""
+
+    def __getitem__(self, key: str, /) -> Any: ...
 
 
 class Base(DeclarativeBase):

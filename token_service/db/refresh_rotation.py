@@ -30,7 +30,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from token_service.db.asyncpg_statements import AsyncpgConnection, CompiledStatement, asyncpg_connection, runs_on_asyncpg
-from token_service.db.models import Base
+from token_service.db.models import Base, Columns
 from token_service.db.sqlite_direct import SqliteDirect
 from token_service.db.write_lock import SqliteWriteLock
 
@@ -39,10 +39,7 @@ FAMILIES: Table = Base.metadata.tables["refresh_families"]
 USERS: Table = Base.metadata.tables["users"]
 
 
-class LoadedRow(Protocol):
-    """A row of `_LOAD`, its columns by name."""
-
-    def __getitem__(self, key: str, /) -> Any: ...
+LoadedRow = Columns  # a row of `_LOAD`
 
 
 # Statements are built once: SQLAlchemy then finds their compiled form in its cache by key.

@@ -3,15 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
 
-from token_service.db.models import UserRow
-
-
-class Columns(Protocol):
-    """A row's columns by name: a SQLAlchemy row mapping, an asyncpg record, a sqlite3.Row."""
-
-    def __getitem__(self, key: str, /) -> Any: ...
+from token_service.db.models import Columns, UserRow
 
 
 @dataclass(frozen=True)
